@@ -1,0 +1,206 @@
+/* abi.h - the one contract between the XDP program and userspace.
+ * Owns: map names, pin directory, key/value layouts, stats counters, the host
+ * table hash. Plain C with __uN types so both clang -target bpf and C++ include
+ * it; every struct has explicit padding and a size assert on both sides.
+ * Does not own: how userspace or the program use these (see bpf/ and src/bpf/). */
+#ifndef XDPBAN_ABI_H
+#define XDPBAN_ABI_H
+
+#include <linux/types.h>
+
+#define XDPBAN_ABI_VERSION 1
+#define XDPBAN_PIN_DIR "/sys/fs/bpf/xdpban"
+
+/* Map names (kernel object names are limited to 15 characters). */
+#define XDPBAN_MAP_HOSTS4 "xdpban_hosts4"   /* single IPv4 hosts: open-addressing table */
+#define XDPBAN_MAP_HOSTS6 "xdpban_hosts6"   /* single IPv6 hosts */
+#define XDPBAN_MAP_BLOOM4 "xdpban_bloom4"   /* in-cache prefilter in front of hosts4 */
+#define XDPBAN_MAP_BLOOM6 "xdpban_bloom6"
+#define XDPBAN_MAP_NETS4 "xdpban_nets4"     /* banned IPv4 networks: LPM trie */
+#define XDPBAN_MAP_NETS6 "xdpban_nets6"
+#define XDPBAN_MAP_NGUARD4 "xdpban_nguard4" /* in-cache prefilter in front of nets4 */
+#define XDPBAN_MAP_NGUARD6 "xdpban_nguard6"
+#define XDPBAN_MAP_ALLOW4 "xdpban_allow4"   /* never-ban networks: LPM trie */
+#define XDPBAN_MAP_ALLOW6 "xdpban_allow6"
+#define XDPBAN_MAP_STATS "xdpban_stats"     /* per-CPU counters */
+#define XDPBAN_MAP_META "xdpban_meta"       /* geometry and hash seed of the tables */
+
+#define XDPBAN_PROG_NAME "xdpban_xdp"
+
+/* Host table geometry. A bucket is one 64-byte cache line of slots; a lookup
+ * probes at most XDPBAN_MAX_PROBE consecutive buckets and stops at the first
+ * bucket that has an empty slot. A host that cannot be placed within that
+ * bound goes to the LPM trie as a /32 or /128 instead, so the bound never
+ * loses a ban. */
+#define XDPBAN_CACHELINE 64
+#define XDPBAN_HOST4_PER_BUCKET 4
+#define XDPBAN_HOST6_PER_BUCKET 2
+#define XDPBAN_MAX_PROBE 8
+
+/* Slot states. */
+enum xdpban_slot_state {
+	XDPBAN_SLOT_EMPTY = 0,   /* never used: ends a probe chain */
+	XDPBAN_SLOT_USED = 1,    /* holds a ban */
+	XDPBAN_SLOT_DELETED = 2, /* tombstone: a probe chain continues past it */
+};
+
+/* Ban flags (origin of a ban, for listing and reconciliation). */
+enum xdpban_ban_flags {
+	XDPBAN_BAN_MANUAL = 1 << 0, /* xdpban ban, or written while the daemon was down */
+	XDPBAN_BAN_FLOOD = 1 << 1,  /* flood guard */
+	XDPBAN_BAN_IMPORT = 1 << 2, /* blocklist import */
+};
+
+/* Expiry times are CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns);
+ * 0 means permanent. An entry whose expiry has passed is ignored by the
+ * program, so bans end on time even when no daemon runs. */
+
+struct xdpban_host4 {
+	__u8 addr[4];
+	__u16 jail;
+	__u8 state; /* enum xdpban_slot_state */
+	__u8 flags; /* enum xdpban_ban_flags */
+	__u64 expires_ns;
+};
+
+struct xdpban_host6 {
+	__u8 addr[16];
+	__u64 expires_ns;
+	__u16 jail;
+	__u8 state;
+	__u8 flags;
+	__u32 pad;
+};
+
+struct xdpban_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct xdpban_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of the banned-network tries. */
+struct xdpban_ban {
+	__u64 expires_ns;
+	__u16 jail;
+	__u8 flags;
+	__u8 pad[5];
+};
+
+/* Value of the allow tries. */
+struct xdpban_allow {
+	__u32 flags;
+};
+
+/* Per-CPU counters; userspace sums them over CPUs. Reserved fields keep the
+ * value size stable while counters are added. */
+struct xdpban_stats {
+	__u64 passed;       /* every packet that left with XDP_PASS */
+	__u64 dropped_v4;   /* dropped: IPv4 source banned */
+	__u64 dropped_v6;   /* dropped: IPv6 source banned */
+	__u64 allow_hits;   /* banned but allow-listed: passed */
+	__u64 expired_hits; /* matched an expired entry: ignored */
+	__u64 non_ip;       /* not IPv4/IPv6: passed */
+	__u64 malformed;    /* truncated or invalid headers: passed */
+	__u64 host_probes;  /* prefilter said maybe: host table probed */
+	__u64 net_probes;   /* prefilter said maybe: network trie looked up */
+	__u64 reserved[7];
+};
+
+/* Geometry and seed, written once when the maps are created. */
+struct xdpban_meta {
+	__u32 abi_version;
+	__u32 hash_seed;
+	__u32 host4_slots; /* power of two */
+	__u32 host6_slots; /* power of two */
+	__u32 bloom4_words; /* power of two, 64-bit words */
+	__u32 bloom6_words;
+	__u32 nguard_words; /* power of two, per family */
+	__u32 pad;
+};
+
+/* Network prefilter: one bit per 2^(32 - XDPBAN_NGUARD4_BITS) IPv4 block
+ * (top 20 bits) and per hashed IPv6 /32. A network shorter than the block sets
+ * every block it covers. */
+#define XDPBAN_NGUARD4_BITS 20
+#define XDPBAN_NGUARD6_PREFIX 32
+
+/* The hash shared by the program and userspace (64-bit finalizer of
+ * splitmix64: cheap, bijective, good avalanche). */
+static inline __u64 xdpban_mix64(__u64 x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static inline __u64 xdpban_hash4(const __u8 *a, __u32 seed)
+{
+	__u64 w = ((__u64)a[0] << 24) | ((__u64)a[1] << 16) | ((__u64)a[2] << 8) | a[3];
+	return xdpban_mix64(w ^ ((__u64)seed << 32));
+}
+
+static inline __u64 xdpban_load64(const __u8 *a)
+{
+	__u64 w = 0;
+	for (int i = 0; i < 8; i++)
+		w = (w << 8) | a[i];
+	return w;
+}
+
+static inline __u64 xdpban_hash6(const __u8 *a, __u32 seed)
+{
+	return xdpban_mix64(xdpban_load64(a) ^ xdpban_mix64(xdpban_load64(a + 8) ^ seed));
+}
+
+/* Hash of an IPv6 /32 for the network prefilter. */
+static inline __u64 xdpban_hash6_block(const __u8 *a, __u32 seed)
+{
+	__u64 w = ((__u64)a[0] << 24) | ((__u64)a[1] << 16) | ((__u64)a[2] << 8) | a[3];
+	return xdpban_mix64(w ^ ((__u64)(seed ^ 0x5bd1e995u) << 32));
+}
+
+/* Where a hash lands: bucket from the low bits, the two prefilter bits from
+ * the high bits, so the two uses are independent. */
+static inline __u32 xdpban_bucket(__u64 h, __u32 nbuckets)
+{
+	return (__u32)h & (nbuckets - 1);
+}
+
+static inline __u32 xdpban_bloom_word(__u64 h, __u32 nwords)
+{
+	return (__u32)(h >> 32) & (nwords - 1);
+}
+
+static inline __u64 xdpban_bloom_bits(__u64 h)
+{
+	return (1ULL << ((h >> 52) & 63)) | (1ULL << ((h >> 58) & 63));
+}
+
+#ifdef __cplusplus
+static_assert(sizeof(struct xdpban_host4) == 16, "host4 slot is 16 bytes");
+static_assert(sizeof(struct xdpban_host6) == 32, "host6 slot is 32 bytes");
+static_assert(sizeof(struct xdpban_lpm4_key) == 8, "lpm4 key");
+static_assert(sizeof(struct xdpban_lpm6_key) == 20, "lpm6 key");
+static_assert(sizeof(struct xdpban_ban) == 16, "ban value");
+static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
+static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
+static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
+#else
+_Static_assert(sizeof(struct xdpban_host4) == 16, "host4 slot is 16 bytes");
+_Static_assert(sizeof(struct xdpban_host6) == 32, "host6 slot is 32 bytes");
+_Static_assert(sizeof(struct xdpban_lpm4_key) == 8, "lpm4 key");
+_Static_assert(sizeof(struct xdpban_lpm6_key) == 20, "lpm6 key");
+_Static_assert(sizeof(struct xdpban_ban) == 16, "ban value");
+_Static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
+_Static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
+_Static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
+#endif
+
+#endif /* XDPBAN_ABI_H */

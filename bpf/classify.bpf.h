@@ -132,6 +132,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdpban_meta SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xdpban_jail);
+	__uint(max_entries, XDPBAN_MAX_JAILS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdpban_jails SEC(".maps");
+
 enum xdpban_match {
 	XDPBAN_MATCH_NONE = 0,
 	XDPBAN_MATCH_BANNED = 1,
@@ -207,11 +215,25 @@ static __always_inline int xdpban_host6_lookup(const __u64 *saddr, __u64 h, __u6
 	return XDPBAN_MATCH_NONE;
 }
 
-static __always_inline int xdpban_net_result(struct xdpban_ban *b, __u64 *now)
+/* Longest-prefix match on a network trie; when the match has expired, a
+ * shorter (enclosing) network may still be live, so look again below it. */
+static __always_inline int xdpban_net_lookup(void *trie, void *key, __u64 *now)
 {
-	if (!b)
-		return XDPBAN_MATCH_NONE;
-	return xdpban_live(b->expires_ns, now) ? XDPBAN_MATCH_BANNED : XDPBAN_MATCH_EXPIRED;
+	int res = XDPBAN_MATCH_NONE;
+
+	for (int i = 0; i < XDPBAN_MAX_NESTED; i++) {
+		struct xdpban_ban *b = bpf_map_lookup_elem(trie, key);
+
+		if (!b)
+			return res;
+		if (xdpban_live(b->expires_ns, now))
+			return XDPBAN_MATCH_BANNED;
+		res = XDPBAN_MATCH_EXPIRED;
+		if (b->prefixlen == 0)
+			return res;
+		*(__u32 *)key = b->prefixlen - 1; /* prefixlen is the key's first field */
+	}
+	return res;
 }
 
 /* A host entry wins over a network only when it is live; an expired host
@@ -241,7 +263,7 @@ static __always_inline int xdpban_classify4(const __u8 *saddr_bytes, __u32 saddr
 
 		__builtin_memcpy(k.addr, saddr_bytes, 4);
 		st->net_probes++;
-		net = xdpban_net_result(bpf_map_lookup_elem(&xdpban_nets4, &k), &now);
+		net = xdpban_net_lookup(&xdpban_nets4, &k, &now);
 	}
 	return xdpban_combine(host, net);
 }
@@ -263,7 +285,7 @@ static __always_inline int xdpban_classify6(const __u8 *saddr_bytes, struct xdpb
 
 		__builtin_memcpy(k.addr, saddr_bytes, 16);
 		st->net_probes++;
-		net = xdpban_net_result(bpf_map_lookup_elem(&xdpban_nets6, &k), &now);
+		net = xdpban_net_lookup(&xdpban_nets6, &k, &now);
 	}
 	return xdpban_combine(host, net);
 }

@@ -26,7 +26,7 @@ function(xdpban_bpf_object name)
     VERBATIM)
   add_custom_command(
     OUTPUT ${out}/${name}.skel.h
-    COMMAND ${BPFTOOL} gen skeleton ${out}/${name}.bpf.o name ${name} > ${out}/${name}.skel.h
+    COMMAND ${BPFTOOL} gen skeleton ${out}/${name}.bpf.o name ${name}_bpf > ${out}/${name}.skel.h
     DEPENDS ${out}/${name}.bpf.o
     COMMENT "skeleton ${name}.skel.h"
     VERBATIM)

@@ -24,6 +24,7 @@
 #define XDPBAN_MAP_ALLOW6 "xdpban_allow6"
 #define XDPBAN_MAP_STATS "xdpban_stats"     /* per-CPU counters */
 #define XDPBAN_MAP_META "xdpban_meta"       /* geometry and hash seed of the tables */
+#define XDPBAN_MAP_JAILS "xdpban_jails"     /* jail id -> name, so listings need no daemon */
 
 #define XDPBAN_PROG_NAME "xdpban_xdp"
 
@@ -82,13 +83,18 @@ struct xdpban_lpm6_key {
 	__u8 addr[16];
 };
 
-/* Value of the banned-network tries. */
+/* Value of the banned-network tries. prefixlen repeats the key's, so when
+ * the longest match has expired the program can look for a shorter live one. */
 struct xdpban_ban {
 	__u64 expires_ns;
 	__u16 jail;
 	__u8 flags;
-	__u8 pad[5];
+	__u8 prefixlen;
+	__u8 pad[4];
 };
+
+/* How many nested networks the program walks past expired ones. */
+#define XDPBAN_MAX_NESTED 4
 
 /* Value of the allow tries. */
 struct xdpban_allow {
@@ -108,6 +114,13 @@ struct xdpban_stats {
 	__u64 host_probes;  /* prefilter said maybe: host table probed */
 	__u64 net_probes;   /* prefilter said maybe: network trie looked up */
 	__u64 reserved[7];
+};
+
+/* Jail names by id; id 0 is "manual". */
+#define XDPBAN_MAX_JAILS 1024
+#define XDPBAN_JAIL_NAME_LEN 32
+struct xdpban_jail {
+	char name[XDPBAN_JAIL_NAME_LEN]; /* NUL-terminated; empty = unused id */
 };
 
 /* Geometry and seed, written once when the maps are created. */
@@ -192,6 +205,7 @@ static_assert(sizeof(struct xdpban_ban) == 16, "ban value");
 static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
 static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
+static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
 #else
 _Static_assert(sizeof(struct xdpban_host4) == 16, "host4 slot is 16 bytes");
 _Static_assert(sizeof(struct xdpban_host6) == 32, "host6 slot is 32 bytes");
@@ -201,6 +215,7 @@ _Static_assert(sizeof(struct xdpban_ban) == 16, "ban value");
 _Static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 _Static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
 _Static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
+_Static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
 #endif
 
 #endif /* XDPBAN_ABI_H */

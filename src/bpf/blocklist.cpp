@@ -1,0 +1,452 @@
+#include "bpf/blocklist.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+namespace xdpban {
+
+namespace {
+
+std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// Address of a temporary key, valid for the full expression it is used in.
+template <typename T>
+const T* ptr(const T& t) {
+  return &t;
+}
+
+struct MapInfo {
+  uint32_t max_entries = 0;
+  uint32_t value_size = 0;
+};
+
+Result<MapInfo> map_info(int fd, const std::string& path) {
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    return make_error(errno, "cannot inspect " + path + ": " + errstr(errno));
+  return MapInfo{info.max_entries, info.value_size};
+}
+
+template <typename Key>
+std::vector<Key> lpm_keys(int fd) {
+  std::vector<Key> keys;
+  Key k{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    keys.push_back(next);
+    k = next;
+    prev = &k;
+  }
+  return keys;
+}
+
+bool is_pow2(uint32_t n) { return n && (n & (n - 1)) == 0; }
+
+xdpban_lpm4_key key4(const Cidr& c) {
+  xdpban_lpm4_key k{};
+  k.prefixlen = c.prefix;
+  std::memcpy(k.addr, c.addr.bytes.data(), 4);
+  return k;
+}
+
+xdpban_lpm6_key key6(const Cidr& c) {
+  xdpban_lpm6_key k{};
+  k.prefixlen = c.prefix;
+  std::memcpy(k.addr, c.addr.bytes.data(), 16);
+  return k;
+}
+
+template <typename Key>
+Cidr cidr_of(const Key& k) {
+  Cidr c;
+  c.addr.family = sizeof(k.addr) == 4 ? Family::V4 : Family::V6;
+  std::memcpy(c.addr.bytes.data(), k.addr, sizeof(k.addr));
+  c.prefix = static_cast<uint8_t>(k.prefixlen);
+  return c;
+}
+
+template <typename Slot>
+BanInfo ban_of(const Slot& s) {
+  BanInfo b;
+  b.cidr.addr.family = sizeof(s.addr) == 4 ? Family::V4 : Family::V6;
+  std::memcpy(b.cidr.addr.bytes.data(), s.addr, sizeof(s.addr));
+  b.cidr.prefix = static_cast<uint8_t>(b.cidr.addr.bits());
+  b.expires_ns = __atomic_load_n(&s.expires_ns, __ATOMIC_ACQUIRE);
+  b.jail = s.jail;
+  b.flags = s.flags;
+  return b;
+}
+
+void set_bit(uint64_t* words, uint32_t bit) {
+  __atomic_fetch_or(&words[bit >> 6], uint64_t{1} << (bit & 63), __ATOMIC_RELEASE);
+}
+
+constexpr uint32_t kGuardBits = 1u << XDPBAN_NGUARD4_BITS;
+
+// Marks every prefilter bit a network needs (a superset is always safe).
+void guard_bits(const Cidr& c, uint32_t seed, uint64_t* words) {
+  if (c.addr.family == Family::V4) {
+    const auto& b = c.addr.bytes;
+    uint32_t block = (uint32_t{b[0]} << 12) | (uint32_t{b[1]} << 4) | (b[2] >> 4);
+    uint32_t n = c.prefix >= XDPBAN_NGUARD4_BITS ? 1 : 1u << (XDPBAN_NGUARD4_BITS - c.prefix);
+    for (uint32_t i = 0; i < n; ++i) set_bit(words, block + i);
+    return;
+  }
+  if (c.prefix >= XDPBAN_NGUARD6_PREFIX) {
+    set_bit(words, static_cast<uint32_t>(xdpban_hash6_block(c.addr.bytes.data(), seed)) & (kGuardBits - 1));
+    return;
+  }
+  uint64_t n = uint64_t{1} << (XDPBAN_NGUARD6_PREFIX - c.prefix);
+  if (n > (1u << 16)) {  // a huge IPv6 network: every block may be covered
+    for (uint32_t w = 0; w < kGuardBits / 64; ++w)
+      __atomic_store_n(&words[w], ~uint64_t{0}, __ATOMIC_RELEASE);
+    return;
+  }
+  auto a = c.addr.bytes;
+  uint32_t base = (uint32_t{a[0]} << 24) | (uint32_t{a[1]} << 16) | (uint32_t{a[2]} << 8) | a[3];
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t top = base + static_cast<uint32_t>(i);
+    a[0] = uint8_t(top >> 24), a[1] = uint8_t(top >> 16), a[2] = uint8_t(top >> 8), a[3] = uint8_t(top);
+    set_bit(words, static_cast<uint32_t>(xdpban_hash6_block(a.data(), seed)) & (kGuardBits - 1));
+  }
+}
+
+bool valid_jail_name(const std::string& n) {
+  if (n.empty() || n.size() >= XDPBAN_JAIL_NAME_LEN) return false;
+  for (char c : n)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+}  // namespace
+
+uint64_t boottime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Result<std::unique_ptr<Blocklist>> Blocklist::open(const std::string& pin_dir, Access access) {
+  std::unique_ptr<Blocklist> bl(new Blocklist());
+  bl->pin_dir_ = pin_dir;
+  bool write = access == Access::kWrite;
+  if (write) {
+    bl->lock_.reset(::open(pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!bl->lock_.valid()) {
+      if (errno == ENOENT)
+        return make_error(ENOENT, "no xdpban maps in " + pin_dir + ": run 'xdpban attach IFACE'");
+      return make_error(errno, "cannot open " + pin_dir + ": " + errstr(errno));
+    }
+    if (flock(bl->lock_.get(), LOCK_EX | LOCK_NB) != 0)
+      return make_error(EBUSY, "another xdpban process is writing the maps in " + pin_dir + " (the daemon?)");
+  }
+  struct Want {
+    const char* name;
+    Fd* fd;
+  } wants[] = {{XDPBAN_MAP_HOSTS4, &bl->hosts4_},   {XDPBAN_MAP_HOSTS6, &bl->hosts6_},
+               {XDPBAN_MAP_BLOOM4, &bl->bloom4_},   {XDPBAN_MAP_BLOOM6, &bl->bloom6_},
+               {XDPBAN_MAP_NETS4, &bl->nets4_},     {XDPBAN_MAP_NETS6, &bl->nets6_},
+               {XDPBAN_MAP_NGUARD4, &bl->nguard4_}, {XDPBAN_MAP_NGUARD6, &bl->nguard6_},
+               {XDPBAN_MAP_ALLOW4, &bl->allow4_},   {XDPBAN_MAP_ALLOW6, &bl->allow6_},
+               {XDPBAN_MAP_STATS, &bl->stats_},     {XDPBAN_MAP_META, &bl->meta_},
+               {XDPBAN_MAP_JAILS, &bl->jails_}};
+  for (auto& w : wants) {
+    std::string path = pin_dir + "/" + w.name;
+    w.fd->reset(bpf_obj_get(path.c_str()));
+    if (!w.fd->valid()) {
+      int e = errno;
+      if (e == ENOENT)
+        return make_error(ENOENT, "no xdpban maps in " + pin_dir + ": run 'xdpban attach IFACE'");
+      if (e == EPERM || e == EACCES)
+        return make_error(e, "cannot open " + path + ": permission denied (run as root)");
+      return make_error(e, "cannot open " + path + ": " + errstr(e));
+    }
+  }
+  uint32_t zero = 0;
+  xdpban_meta meta{};
+  if (bpf_map_lookup_elem(bl->meta_.get(), &zero, &meta) != 0)
+    return make_error(errno, "cannot read " XDPBAN_MAP_META ": " + errstr(errno));
+  if (meta.abi_version != XDPBAN_ABI_VERSION)
+    return make_error(EPROTO, "maps in " + pin_dir + " use ABI version " + std::to_string(meta.abi_version) +
+                                  ", this build speaks " + std::to_string(XDPBAN_ABI_VERSION));
+
+  int prot = write ? PROT_READ | PROT_WRITE : PROT_READ;
+  auto map_array = [&](Fd& fd, const char* name, Mapping* out, uint32_t* entries) -> Status {
+    std::string path = pin_dir + "/" + name;
+    auto info = map_info(fd.get(), path);
+    if (!info) return info.error();
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t len = (size_t{info->value_size} * info->max_entries + page - 1) / page * page;
+    void* p = mmap(nullptr, len, prot, MAP_SHARED, fd.get(), 0);
+    if (p == MAP_FAILED) return make_error(errno, "cannot mmap " + path + ": " + errstr(errno));
+    *out = Mapping(p, len);
+    *entries = info->max_entries;
+    if (!is_pow2(info->max_entries)) return make_error(EPROTO, path + ": size is not a power of two");
+    return {};
+  };
+  uint32_t s4 = 0, s6 = 0, b4 = 0, b6 = 0, g4 = 0, g6 = 0;
+  for (auto st : {map_array(bl->hosts4_, XDPBAN_MAP_HOSTS4, &bl->hosts4_map_, &s4),
+                  map_array(bl->hosts6_, XDPBAN_MAP_HOSTS6, &bl->hosts6_map_, &s6),
+                  map_array(bl->bloom4_, XDPBAN_MAP_BLOOM4, &bl->bloom4_map_, &b4),
+                  map_array(bl->bloom6_, XDPBAN_MAP_BLOOM6, &bl->bloom6_map_, &b6),
+                  map_array(bl->nguard4_, XDPBAN_MAP_NGUARD4, &bl->nguard4_map_, &g4),
+                  map_array(bl->nguard6_, XDPBAN_MAP_NGUARD6, &bl->nguard6_map_, &g6)})
+    if (!st) return st.error();
+  if (g4 * 64 != kGuardBits || g6 * 64 != kGuardBits)
+    return make_error(EPROTO, "network prefilter has the wrong size");
+  bl->seed_ = meta.hash_seed;
+  bl->table4_ = std::make_unique<HostTable<xdpban_host4>>(bl->hosts4_map_.as<xdpban_host4>(), s4,
+                                                          bl->bloom4_map_.as<uint64_t>(), b4, meta.hash_seed);
+  bl->table6_ = std::make_unique<HostTable<xdpban_host6>>(bl->hosts6_map_.as<xdpban_host6>(), s6,
+                                                          bl->bloom6_map_.as<uint64_t>(), b6, meta.hash_seed);
+  bl->table4_->count();
+  bl->table6_->count();
+  return bl;
+}
+
+Blocklist::~Blocklist() = default;
+
+Status Blocklist::put_net(const Cidr& c, const BanInfo& ban) {
+  xdpban_ban v{};
+  v.expires_ns = ban.expires_ns;
+  v.jail = ban.jail;
+  v.flags = ban.flags;
+  v.prefixlen = c.prefix;
+  // The prefilter bit goes in first so the program never skips a live entry.
+  guard_add(c);
+  int err = c.addr.family == Family::V4 ? bpf_map_update_elem(nets4_.get(), ptr(key4(c)), &v, BPF_ANY)
+                                        : bpf_map_update_elem(nets6_.get(), ptr(key6(c)), &v, BPF_ANY);
+  if (err != 0) {
+    int e = errno;
+    return make_error(e,
+                      "cannot ban " + c.str() + ": " +
+                          (e == ENOSPC || e == E2BIG ? std::string("the network map is full") : errstr(e)));
+  }
+  return {};
+}
+
+Result<bool> Blocklist::del_net(const Cidr& c) {
+  int err = c.addr.family == Family::V4 ? bpf_map_delete_elem(nets4_.get(), ptr(key4(c)))
+                                        : bpf_map_delete_elem(nets6_.get(), ptr(key6(c)));
+  if (err == 0) {
+    ++stale_guard_;
+    return true;
+  }
+  if (errno == ENOENT) return false;
+  return make_error(errno, "cannot unban " + c.str() + ": " + errstr(errno));
+}
+
+void Blocklist::guard_add(const Cidr& c) {
+  guard_bits(c, seed_, (c.addr.family == Family::V4 ? nguard4_map_ : nguard6_map_).as<uint64_t>());
+}
+
+Status Blocklist::ban(const BanInfo& ban) {
+  if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
+  const Cidr& c = ban.cidr;
+  if (c.is_host()) {
+    HostValue v{ban.expires_ns, ban.jail, ban.flags};
+    PutResult r = c.addr.family == Family::V4 ? table4_->put(c.addr.bytes.data(), v)
+                                              : table6_->put(c.addr.bytes.data(), v);
+    if (r != PutResult::kFull) return {};
+    // No room within the probe bound: the trie holds it as a /32 or /128.
+  }
+  return put_net(c, ban);
+}
+
+Result<bool> Blocklist::unban(const Cidr& c) {
+  if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
+  bool removed = false;
+  if (c.is_host())
+    removed = c.addr.family == Family::V4 ? table4_->erase(c.addr.bytes.data())
+                                          : table6_->erase(c.addr.bytes.data());
+  auto net = del_net(c);  // a host may also sit in the trie (it did not fit the table)
+  if (!net) return net.error();
+  return removed || *net;
+}
+
+Result<size_t> Blocklist::unban_all() {
+  if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
+  size_t n = table4_->size() + table6_->size();
+  table4_->clear();
+  table6_->clear();
+  for (const auto& k : lpm_keys<xdpban_lpm4_key>(nets4_.get()))
+    if (bpf_map_delete_elem(nets4_.get(), &k) == 0) ++n;
+  for (const auto& k : lpm_keys<xdpban_lpm6_key>(nets6_.get()))
+    if (bpf_map_delete_elem(nets6_.get(), &k) == 0) ++n;
+  std::memset(nguard4_map_.as<void>(), 0, kGuardBits / 8);
+  std::memset(nguard6_map_.as<void>(), 0, kGuardBits / 8);
+  stale_guard_ = 0;
+  return n;
+}
+
+Result<std::vector<BanInfo>> Blocklist::list() const {
+  std::vector<BanInfo> out;
+  out.reserve(table4_->size() + table6_->size());
+  table4_->for_each([&](const xdpban_host4& s) { out.push_back(ban_of(s)); });
+  table6_->for_each([&](const xdpban_host6& s) { out.push_back(ban_of(s)); });
+  std::set<Cidr> in_table;
+  auto add_nets = [&](int fd, auto tag) {
+    using Key = decltype(tag);
+    for (const auto& k : lpm_keys<Key>(fd)) {
+      xdpban_ban v{};
+      if (bpf_map_lookup_elem(fd, &k, &v) != 0) continue;  // removed meanwhile
+      BanInfo b{cidr_of(k), v.expires_ns, v.jail, v.flags};
+      if (b.cidr.is_host()) {  // a host that overflowed may also be in the table (listed once)
+        if (in_table.empty())
+          for (const auto& t : out) in_table.insert(t.cidr);
+        if (in_table.count(b.cidr)) continue;
+      }
+      out.push_back(b);
+    }
+  };
+  add_nets(nets4_.get(), xdpban_lpm4_key{});
+  add_nets(nets6_.get(), xdpban_lpm6_key{});
+  return out;
+}
+
+Result<std::optional<BanInfo>> Blocklist::find(const Cidr& c) const {
+  if (c.is_host()) {
+    if (c.addr.family == Family::V4) {
+      if (auto* s = table4_->find(c.addr.bytes.data())) return std::optional<BanInfo>(ban_of(*s));
+    } else if (auto* s = table6_->find(c.addr.bytes.data())) {
+      return std::optional<BanInfo>(ban_of(*s));
+    }
+  }
+  // The trie's lookup answers the longest covering prefix, so check the key exists exactly.
+  auto exact = [&](int fd, auto key) -> std::optional<BanInfo> {
+    for (const auto& k : lpm_keys<decltype(key)>(fd))
+      if (k.prefixlen == key.prefixlen && std::memcmp(k.addr, key.addr, sizeof k.addr) == 0) {
+        xdpban_ban v{};
+        if (bpf_map_lookup_elem(fd, &k, &v) == 0) return BanInfo{c, v.expires_ns, v.jail, v.flags};
+      }
+    return std::nullopt;
+  };
+  return c.addr.family == Family::V4 ? exact(nets4_.get(), key4(c)) : exact(nets6_.get(), key6(c));
+}
+
+Status Blocklist::allow_add(const Cidr& c) {
+  if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
+  xdpban_allow v{};
+  int err = c.addr.family == Family::V4 ? bpf_map_update_elem(allow4_.get(), ptr(key4(c)), &v, BPF_ANY)
+                                        : bpf_map_update_elem(allow6_.get(), ptr(key6(c)), &v, BPF_ANY);
+  if (err != 0) return make_error(errno, "cannot allow " + c.str() + ": " + errstr(errno));
+  return {};
+}
+
+Result<bool> Blocklist::allow_del(const Cidr& c) {
+  if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
+  int err = c.addr.family == Family::V4 ? bpf_map_delete_elem(allow4_.get(), ptr(key4(c)))
+                                        : bpf_map_delete_elem(allow6_.get(), ptr(key6(c)));
+  if (err == 0) return true;
+  if (errno == ENOENT) return false;
+  return make_error(errno, "cannot remove " + c.str() + " from the allow list: " + errstr(errno));
+}
+
+Result<std::vector<Cidr>> Blocklist::allow_list() const {
+  std::vector<Cidr> out;
+  for (const auto& k : lpm_keys<xdpban_lpm4_key>(allow4_.get())) out.push_back(cidr_of(k));
+  for (const auto& k : lpm_keys<xdpban_lpm6_key>(allow6_.get())) out.push_back(cidr_of(k));
+  return out;
+}
+
+Result<std::optional<Cidr>> Blocklist::allowed_by(const Address& a) const {
+  auto all = allow_list();
+  if (!all) return all.error();
+  std::optional<Cidr> best;
+  for (const auto& c : *all)
+    if (c.contains(a) && (!best || c.prefix > best->prefix)) best = c;
+  return best;
+}
+
+Result<xdpban_stats> Blocklist::stats() const {
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return make_error(-ncpu, "cannot count CPUs");
+  std::vector<xdpban_stats> per(static_cast<size_t>(ncpu));
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(stats_.get(), &zero, per.data()) != 0)
+    return make_error(errno, "cannot read " XDPBAN_MAP_STATS ": " + errstr(errno));
+  xdpban_stats sum{};
+  auto* out = reinterpret_cast<uint64_t*>(&sum);
+  for (const auto& s : per) {
+    auto* in = reinterpret_cast<const uint64_t*>(&s);
+    for (size_t i = 0; i < sizeof(sum) / sizeof(uint64_t); ++i) out[i] += in[i];
+  }
+  return sum;
+}
+
+Result<TableUsage> Blocklist::usage() const {
+  TableUsage u;
+  u.hosts4 = table4_->size();
+  u.hosts6 = table6_->size();
+  u.slots4 = table4_->capacity_slots();
+  u.slots6 = table6_->capacity_slots();
+  u.nets4 = lpm_keys<xdpban_lpm4_key>(nets4_.get()).size();
+  u.nets6 = lpm_keys<xdpban_lpm6_key>(nets6_.get()).size();
+  return u;
+}
+
+Result<uint16_t> Blocklist::jail_id(const std::string& name) {
+  if (!valid_jail_name(name))
+    return invalid("'" + name + "' is not a valid jail name (1-31 characters: letters, digits, - _ .)");
+  int free_id = -1;
+  for (uint32_t id = 0; id < XDPBAN_MAX_JAILS; ++id) {
+    xdpban_jail j{};
+    if (bpf_map_lookup_elem(jails_.get(), &id, &j) != 0) continue;
+    if (name == j.name) return static_cast<uint16_t>(id);
+    if (j.name[0] == 0 && free_id < 0 && id != 0) free_id = static_cast<int>(id);
+  }
+  if (!lock_.valid()) return make_error(ENOENT, "no jail named '" + name + "'");
+  if (free_id < 0) return make_error(ENOSPC, "too many jails (" + std::to_string(XDPBAN_MAX_JAILS) + ")");
+  xdpban_jail j{};
+  std::memcpy(j.name, name.data(), name.size());
+  uint32_t key = static_cast<uint32_t>(free_id);
+  if (bpf_map_update_elem(jails_.get(), &key, &j, BPF_ANY) != 0)
+    return make_error(errno, "cannot register jail '" + name + "': " + errstr(errno));
+  return static_cast<uint16_t>(free_id);
+}
+
+std::string Blocklist::jail_name(uint16_t id) const {
+  uint32_t key = id;
+  xdpban_jail j{};
+  if (bpf_map_lookup_elem(jails_.get(), &key, &j) == 0 && j.name[0])
+    return std::string(j.name, strnlen(j.name, sizeof j.name));
+  return "jail#" + std::to_string(id);
+}
+
+Status Blocklist::rebuild_guards() {
+  std::vector<uint64_t> g4(kGuardBits / 64, 0), g6(kGuardBits / 64, 0);
+  for (const auto& k : lpm_keys<xdpban_lpm4_key>(nets4_.get())) guard_bits(cidr_of(k), seed_, g4.data());
+  for (const auto& k : lpm_keys<xdpban_lpm6_key>(nets6_.get())) guard_bits(cidr_of(k), seed_, g6.data());
+  auto* w4 = nguard4_map_.as<uint64_t>();
+  auto* w6 = nguard6_map_.as<uint64_t>();
+  for (size_t i = 0; i < g4.size(); ++i) {
+    __atomic_store_n(&w4[i], g4[i], __ATOMIC_RELEASE);
+    __atomic_store_n(&w6[i], g6[i], __ATOMIC_RELEASE);
+  }
+  stale_guard_ = 0;
+  return {};
+}
+
+Status Blocklist::maintain(bool force) {
+  if (!lock_.valid()) return {};
+  auto stale = [&](auto& t) {
+    return force ? t.stale_bloom() > 0 : t.stale_bloom() > std::max<size_t>(1024, t.size() / 8);
+  };
+  if (stale(*table4_)) table4_->rebuild_bloom();
+  if (stale(*table6_)) table6_->rebuild_bloom();
+  if (stale_guard_ > 0) return rebuild_guards();
+  return {};
+}
+
+}  // namespace xdpban

@@ -1,0 +1,86 @@
+// blocklist.h - bans and allow entries in the pinned maps: what the CLI and the
+// daemon write through (the BanSink over BPF). Hosts go to the mmapped host
+// table (a /32 or /128 that does not fit goes to the trie), networks to the LPM
+// tries; prefilters are kept in step. Writers hold an exclusive lock on the pin
+// directory for the object's lifetime. Does not own policy (who gets banned).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpf/host_table.h"
+#include "core/cidr.h"
+#include "core/result.h"
+#include "io/fd.h"
+#include "xdpban/abi.h"
+
+namespace xdpban {
+
+struct BanInfo {
+  Cidr cidr;
+  uint64_t expires_ns = 0;  // CLOCK_BOOTTIME; 0 = permanent
+  uint16_t jail = 0;
+  uint8_t flags = 0;
+};
+
+// CLOCK_BOOTTIME now, in ns (the clock the XDP program compares against).
+uint64_t boottime_ns();
+
+struct TableUsage {
+  size_t hosts4 = 0, hosts6 = 0;  // entries in the host tables
+  size_t slots4 = 0, slots6 = 0;
+  size_t nets4 = 0, nets6 = 0;  // entries in the tries (networks and overflow hosts)
+};
+
+class Blocklist {
+ public:
+  enum class Access { kRead, kWrite };
+  // Fails with ENOENT when the maps do not exist (nothing created here).
+  static Result<std::unique_ptr<Blocklist>> open(const std::string& pin_dir, Access access);
+
+  Status ban(const BanInfo& ban);        // inserts or updates (prolongs) the entry for ban.cidr
+  Result<bool> unban(const Cidr& cidr);  // false: there was no entry for exactly this cidr
+  Result<size_t> unban_all();
+  Result<std::optional<BanInfo>> find(const Cidr& cidr) const;
+  Result<std::vector<BanInfo>> list() const;
+
+  Status allow_add(const Cidr& cidr);
+  Result<bool> allow_del(const Cidr& cidr);
+  Result<std::vector<Cidr>> allow_list() const;
+  // The allow entry (longest prefix) covering a, if any.
+  Result<std::optional<Cidr>> allowed_by(const Address& a) const;
+
+  Result<xdpban_stats> stats() const;  // summed over CPUs
+  Result<TableUsage> usage() const;
+
+  // Jail names live in the pinned jail map so listings work without a daemon.
+  Result<uint16_t> jail_id(const std::string& name);  // finds or registers
+  std::string jail_name(uint16_t id) const;
+
+  // Recomputes prefilters that deletions left stale (cheap to call often).
+  Status maintain(bool force = false);
+
+  ~Blocklist();
+
+ private:
+  Blocklist() = default;
+  Status put_net(const Cidr& cidr, const BanInfo& ban);
+  Result<bool> del_net(const Cidr& cidr);
+  void guard_add(const Cidr& cidr);
+  Status rebuild_guards();
+
+  std::string pin_dir_;
+  Fd lock_;
+  Fd hosts4_, hosts6_, bloom4_, bloom6_, nets4_, nets6_, nguard4_, nguard6_, allow4_, allow6_, stats_, meta_,
+      jails_;
+  Mapping hosts4_map_, hosts6_map_, bloom4_map_, bloom6_map_, nguard4_map_, nguard6_map_;
+  std::unique_ptr<HostTable<xdpban_host4>> table4_;
+  std::unique_ptr<HostTable<xdpban_host6>> table6_;
+  uint32_t seed_ = 0;
+  size_t stale_guard_ = 0;
+};
+
+}  // namespace xdpban

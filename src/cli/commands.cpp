@@ -1,0 +1,494 @@
+#include "cli/commands.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "bpf/blocklist.h"
+#include "bpf/datapath.h"
+#include "core/cidr.h"
+#include "core/duration.h"
+
+namespace xdpban {
+
+namespace {
+
+void say(const char* fmt, const std::string& a) { std::fprintf(stderr, fmt, a.c_str()); }
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "xdpban: %s\n", e.message.c_str());
+  return kExitFailed;
+}
+
+int usage(const std::string& msg) {
+  std::fprintf(stderr, "xdpban: %s\n", msg.c_str());
+  return kExitUsage;
+}
+
+// Parses every argument first, so a typo in the third changes nothing.
+Result<std::vector<Cidr>> parse_all(const std::vector<std::string>& args, bool warn_host_bits) {
+  std::vector<Cidr> out;
+  for (const auto& a : args) {
+    bool host_bits = false;
+    auto c = Cidr::parse(a, &host_bits);
+    if (!c) return c.error();
+    if (host_bits && warn_host_bits)
+      std::fprintf(stderr, "xdpban: warning: %s has host bits set; using %s\n", a.c_str(), c->str().c_str());
+    out.push_back(*c);
+  }
+  return out;
+}
+
+// This machine's own addresses (banning them would cut the admin off).
+std::vector<Address> local_addresses() {
+  std::vector<Address> out;
+  struct ifaddrs* ifa = nullptr;
+  if (getifaddrs(&ifa) != 0) return out;
+  for (auto* i = ifa; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    Address a;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      a.family = Family::V4;
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      a.family = Family::V6;
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    out.push_back(a);
+  }
+  freeifaddrs(ifa);
+  return out;
+}
+
+Result<std::unique_ptr<Blocklist>> open_for_write(const GlobalOptions& g) {
+  DatapathOptions o;
+  o.pin_dir = g.pin_dir;
+  if (auto st = ensure_maps(o); !st) return st.error();
+  return Blocklist::open(g.pin_dir, Blocklist::Access::kWrite);
+}
+
+std::string flags_str(uint8_t f) {
+  std::string s;
+  if (f & XDPBAN_BAN_MANUAL) s += "manual,";
+  if (f & XDPBAN_BAN_FLOOD) s += "flood,";
+  if (f & XDPBAN_BAN_IMPORT) s += "import,";
+  if (!s.empty()) s.pop_back();
+  return s.empty() ? "-" : s;
+}
+
+// Remaining seconds of a ban; nullopt = permanent.
+std::optional<int64_t> remaining_s(uint64_t expires_ns, uint64_t now_ns) {
+  if (!expires_ns) return std::nullopt;
+  return expires_ns > now_ns ? static_cast<int64_t>((expires_ns - now_ns) / 1000000000ull) : 0;
+}
+
+void warn_not_attached() {
+  if (attachments().empty())
+    std::fprintf(stderr,
+                 "xdpban: note: the XDP program is not attached to any interface, so bans are stored but not "
+                 "enforced; run 'xdpban attach IFACE'\n");
+}
+
+// ---- attach / detach ----
+
+void add_attach(CLI::App& app, GlobalOptions& g) {
+  auto* cmd = app.add_subcommand("attach",
+                                 "Attach the XDP program to interfaces (creates the pinned maps if needed)");
+  static std::vector<std::string> ifaces;
+  static std::string mode = "auto";
+  static uint32_t capacity = 1u << 20;
+  cmd->add_option("IFACE", ifaces, "Interfaces")->required();
+  cmd->add_option("--mode", mode,
+                  "native: in the driver (fastest); skb: generic, works on any interface; "
+                  "auto: native if the driver supports it, else skb")
+      ->check(CLI::IsMember({"native", "skb", "auto"}))
+      ->capture_default_str();
+  cmd->add_option("--capacity", capacity,
+                  "Host bans per address family the tables hold (only when first created)")
+      ->check(CLI::Range(1024u, 1u << 26))
+      ->capture_default_str();
+  cmd->callback([&g] {
+    DatapathOptions o;
+    o.pin_dir = g.pin_dir;
+    o.capacity = capacity;
+    auto m = parse_attach_mode(mode);
+    for (const auto& i : ifaces) {
+      auto a = attach(o, i, *m);
+      if (!a) {
+        g.exit_code = fail(a.error());
+        return;
+      }
+      std::printf("%s %s: %s mode, %s (prog id %u)\n",
+                  a->newly_attached ? "attached to" : "already attached to", a->ifname.c_str(),
+                  a->mode.c_str(),
+                  a->dispatcher ? "libxdp dispatcher (shares the interface with other XDP programs)"
+                                : "program alone (libxdp dispatcher unavailable on this kernel)",
+                  a->prog_id);
+    }
+  });
+}
+
+void add_detach(CLI::App& app, GlobalOptions& g) {
+  auto* cmd =
+      app.add_subcommand("detach", "Detach the XDP program from interfaces (bans stay in the pinned maps)");
+  static std::vector<std::string> ifaces;
+  cmd->add_option("IFACE", ifaces, "Interfaces")->required();
+  cmd->callback([&g] {
+    for (const auto& i : ifaces) {
+      auto r = detach(i);
+      if (!r) {
+        g.exit_code = fail(r.error());
+        return;
+      }
+      std::printf(*r ? "detached from %s\n" : "not attached to %s: nothing to do\n", i.c_str());
+    }
+  });
+}
+
+// ---- ban / unban ----
+
+void add_ban(CLI::App& app, GlobalOptions& g) {
+  auto* cmd =
+      app.add_subcommand("ban", "Ban addresses or networks (IPv4/IPv6, e.g. 203.0.113.7, 198.51.100.0/24)");
+  static std::vector<std::string> args;
+  static std::string for_text, jail = "manual", reason;
+  static bool permanent = false, force = false;
+  cmd->add_option("CIDR", args, "Addresses or networks to ban")->required();
+  auto* f = cmd->add_option("--for", for_text, "How long (600, 10m, 1h30m, 2d, 1w); default: permanent");
+  cmd->add_flag("--permanent", permanent, "Until unbanned (the default)")->excludes(f);
+  cmd->add_option("--jail", jail, "Jail the ban is listed under")->capture_default_str();
+  cmd->add_option("--reason", reason, "Free text, shown in the daemon's log");
+  cmd->add_flag("--force", force, "Ban even this host's own addresses or allow-listed ones");
+  cmd->callback([&g] {
+    auto cidrs = parse_all(args, true);
+    if (!cidrs) {
+      g.exit_code = usage(cidrs.error().message);
+      return;
+    }
+    uint64_t ttl_ns = 0;
+    if (!for_text.empty()) {
+      auto d = parse_duration(for_text);
+      if (!d) {
+        g.exit_code = usage("--for: " + d.error().message);
+        return;
+      }
+      if (*d <= 0) {
+        g.exit_code = usage("--for: '" + for_text + "' must be longer than 0s");
+        return;
+      }
+      ttl_ns = static_cast<uint64_t>(*d) * 1000000000ull;
+    }
+    if (!force) {
+      for (const auto& c : *cidrs)
+        for (const auto& a : local_addresses())
+          if (c.contains(a)) {
+            g.exit_code =
+                usage(c.str() + " contains " + a.str() +
+                      ", an address of this machine: banning it could cut you off (use --force if meant)");
+            return;
+          }
+    }
+    auto bl = open_for_write(g);
+    if (!bl) {
+      g.exit_code = fail(bl.error());
+      return;
+    }
+    if (!force) {
+      for (const auto& c : *cidrs) {
+        auto by = (*bl)->allowed_by(c.addr);
+        if (by.ok() && *by) {
+          g.exit_code = usage(c.str() + " is on the allow list (" + (*by)->str() +
+                              "), which wins over bans in XDP (use --force to store the ban anyway)");
+          return;
+        }
+      }
+    }
+    auto jid = (*bl)->jail_id(jail);
+    if (!jid) {
+      g.exit_code = usage("--jail: " + jid.error().message);
+      return;
+    }
+    uint64_t now = boottime_ns();
+    for (const auto& c : *cidrs) {
+      BanInfo b{c, ttl_ns ? now + ttl_ns : 0, *jid, XDPBAN_BAN_MANUAL};
+      if (auto st = (*bl)->ban(b); !st) {
+        g.exit_code = fail(st.error());
+        return;
+      }
+      std::printf("[%s] Ban %s%s%s\n", jail.c_str(), c.str().c_str(),
+                  ttl_ns ? (" for " + format_duration(static_cast<int64_t>(ttl_ns / 1000000000ull))).c_str()
+                         : " permanently",
+                  reason.empty() ? "" : (" (" + reason + ")").c_str());
+    }
+    warn_not_attached();
+  });
+}
+
+void add_unban(CLI::App& app, GlobalOptions& g) {
+  auto* cmd = app.add_subcommand("unban", "Remove bans (exactly the named entries)");
+  static std::vector<std::string> args;
+  static bool all = false;
+  static std::string jail;
+  auto* pos = cmd->add_option("CIDR", args, "Addresses or networks to unban");
+  auto* a = cmd->add_flag("--all", all, "Remove every ban (or every ban of --jail)");
+  cmd->add_option("--jail", jail, "With --all: only this jail's bans")->needs(a);
+  a->excludes(pos);
+  cmd->callback([&g] {
+    if (!all && args.empty()) {
+      g.exit_code = usage("unban: name addresses or networks, or --all");
+      return;
+    }
+    auto cidrs = parse_all(args, true);
+    if (!cidrs) {
+      g.exit_code = usage(cidrs.error().message);
+      return;
+    }
+    auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kWrite);
+    if (!bl) {
+      g.exit_code = fail(bl.error());
+      return;
+    }
+    if (all) {
+      size_t n = 0;
+      if (jail.empty()) {
+        auto r = (*bl)->unban_all();
+        if (!r) {
+          g.exit_code = fail(r.error());
+          return;
+        }
+        n = *r;
+      } else {
+        auto list = (*bl)->list();
+        if (!list) {
+          g.exit_code = fail(list.error());
+          return;
+        }
+        for (const auto& b : *list)
+          if ((*bl)->jail_name(b.jail) == jail) {
+            auto r = (*bl)->unban(b.cidr);
+            if (!r) {
+              g.exit_code = fail(r.error());
+              return;
+            }
+            n += *r;
+          }
+      }
+      (void)(*bl)->maintain(true);
+      std::printf("removed %zu bans\n", n);
+      return;
+    }
+    for (const auto& c : *cidrs) {
+      auto existing = (*bl)->find(c);
+      auto r = (*bl)->unban(c);
+      if (!r) {
+        g.exit_code = fail(r.error());
+        return;
+      }
+      if (*r) {
+        std::string j = existing.ok() && *existing ? (*bl)->jail_name((*existing)->jail) : "manual";
+        std::printf("[%s] Unban %s\n", j.c_str(), c.str().c_str());
+      } else {
+        say("xdpban: %s was not banned\n", c.str());
+        g.exit_code = kExitNotFound;
+      }
+    }
+    (void)(*bl)->maintain(false);
+  });
+}
+
+// ---- allow ----
+
+void add_allow(CLI::App& app, GlobalOptions& g) {
+  auto* cmd = app.add_subcommand("allow", "The allow list: sources never dropped, whatever is banned");
+  cmd->require_subcommand(1);
+  static std::vector<std::string> add_args, del_args;
+  static bool json = false;
+  auto* add = cmd->add_subcommand("add", "Add addresses or networks to the allow list");
+  add->add_option("CIDR", add_args)->required();
+  auto* del = cmd->add_subcommand("del", "Remove entries from the allow list");
+  del->add_option("CIDR", del_args)->required();
+  auto* lst = cmd->add_subcommand("list", "Show the allow list");
+  lst->add_flag("--json", json, "JSON array of CIDR strings");
+  add->callback([&g] {
+    auto cidrs = parse_all(add_args, true);
+    if (!cidrs) {
+      g.exit_code = usage(cidrs.error().message);
+      return;
+    }
+    auto bl = open_for_write(g);
+    if (!bl) {
+      g.exit_code = fail(bl.error());
+      return;
+    }
+    for (const auto& c : *cidrs) {
+      if (auto st = (*bl)->allow_add(c); !st) {
+        g.exit_code = fail(st.error());
+        return;
+      }
+      std::printf("allowed %s\n", c.str().c_str());
+    }
+  });
+  del->callback([&g] {
+    auto cidrs = parse_all(del_args, true);
+    if (!cidrs) {
+      g.exit_code = usage(cidrs.error().message);
+      return;
+    }
+    auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kWrite);
+    if (!bl) {
+      g.exit_code = fail(bl.error());
+      return;
+    }
+    for (const auto& c : *cidrs) {
+      auto r = (*bl)->allow_del(c);
+      if (!r) {
+        g.exit_code = fail(r.error());
+        return;
+      }
+      if (*r) {
+        std::printf("removed %s from the allow list\n", c.str().c_str());
+      } else {
+        say("xdpban: %s was not on the allow list\n", c.str());
+        g.exit_code = kExitNotFound;
+      }
+    }
+  });
+  lst->callback([&g] {
+    auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
+    if (!bl) {
+      g.exit_code = fail(bl.error());
+      return;
+    }
+    auto l = (*bl)->allow_list();
+    if (!l) {
+      g.exit_code = fail(l.error());
+      return;
+    }
+    if (json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& c : *l) j.push_back(c.str());
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
+    for (const auto& c : *l) std::printf("%s\n", c.str().c_str());
+  });
+}
+
+// ---- list ----
+
+void add_list(CLI::App& app, GlobalOptions& g) {
+  auto* cmd = app.add_subcommand("list", "List active bans");
+  static std::string jail, within;
+  static bool json = false, expired = false;
+  cmd->add_option("--jail", jail, "Only this jail's bans");
+  cmd->add_option("--cidr", within, "Only bans inside this network (e.g. 203.0.113.0/24)");
+  cmd->add_flag("--json", json, "One JSON array of objects");
+  cmd->add_flag("--expired", expired, "Also show expired entries not yet removed");
+  cmd->callback([&g] {
+    std::optional<Cidr> filter;
+    if (!within.empty()) {
+      auto c = Cidr::parse(within);
+      if (!c) {
+        g.exit_code = usage("--cidr: " + c.error().message);
+        return;
+      }
+      filter = *c;
+    }
+    auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
+    if (!bl) {
+      g.exit_code = fail(bl.error());
+      return;
+    }
+    auto l = (*bl)->list();
+    if (!l) {
+      g.exit_code = fail(l.error());
+      return;
+    }
+    uint64_t now = boottime_ns();
+    nlohmann::json out = nlohmann::json::array();
+    if (!json) std::printf("%-40s %-16s %-12s %s\n", "ADDRESS", "JAIL", "REMAINING", "ORIGIN");
+    for (const auto& b : *l) {
+      std::string jname = (*bl)->jail_name(b.jail);
+      if (!jail.empty() && jname != jail) continue;
+      if (filter && !filter->contains(b.cidr)) continue;
+      auto rem = remaining_s(b.expires_ns, now);
+      if (rem && *rem == 0 && b.expires_ns <= now && !expired) continue;
+      if (json) {
+        nlohmann::json e{{"cidr", b.cidr.str()}, {"jail", jname}, {"flags", flags_str(b.flags)}};
+        e["permanent"] = !rem.has_value();
+        e["remaining_s"] = rem ? nlohmann::json(*rem) : nlohmann::json(nullptr);
+        out.push_back(e);
+      } else {
+        std::printf("%-40s %-16s %-12s %s\n", b.cidr.str().c_str(), jname.c_str(),
+                    rem ? format_duration(*rem).c_str() : "permanent", flags_str(b.flags).c_str());
+      }
+    }
+    if (json) std::printf("%s\n", out.dump().c_str());
+  });
+}
+
+// ---- stats ----
+
+void add_stats(CLI::App& app, GlobalOptions& g) {
+  auto* cmd = app.add_subcommand("stats", "XDP counters, table usage and attached interfaces");
+  static bool json = false;
+  cmd->add_flag("--json", json, "One JSON object");
+  cmd->callback([&g] {
+    auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
+    if (!bl) {
+      g.exit_code = fail(bl.error());
+      return;
+    }
+    auto s = (*bl)->stats();
+    auto u = (*bl)->usage();
+    if (!s || !u) {
+      g.exit_code = fail(!s ? s.error() : u.error());
+      return;
+    }
+    std::vector<std::pair<const char*, uint64_t>> c = {
+        {"passed", s->passed},         {"dropped_v4", s->dropped_v4},     {"dropped_v6", s->dropped_v6},
+        {"allow_hits", s->allow_hits}, {"expired_hits", s->expired_hits}, {"non_ip", s->non_ip},
+        {"malformed", s->malformed},   {"host_probes", s->host_probes},   {"net_probes", s->net_probes}};
+    auto att = attachments();
+    if (json) {
+      nlohmann::json j;
+      for (auto& [k, v] : c) j["counters"][k] = v;
+      j["tables"] = {{"hosts4", u->hosts4}, {"hosts6", u->hosts6}, {"slots4", u->slots4},
+                     {"slots6", u->slots6}, {"nets4", u->nets4},   {"nets6", u->nets6}};
+      j["interfaces"] = nlohmann::json::array();
+      for (const auto& a : att)
+        j["interfaces"].push_back({{"ifname", a.ifname}, {"mode", a.mode}, {"dispatcher", a.dispatcher}});
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
+    for (auto& [k, v] : c) std::printf("%-14s %llu\n", k, static_cast<unsigned long long>(v));
+    std::printf("hosts          %zu IPv4 (of %zu slots), %zu IPv6 (of %zu slots)\n", u->hosts4, u->slots4,
+                u->hosts6, u->slots6);
+    std::printf("networks       %zu IPv4, %zu IPv6\n", u->nets4, u->nets6);
+    if (att.empty()) std::printf("interfaces     none (run 'xdpban attach IFACE')\n");
+    for (const auto& a : att)
+      std::printf("interface      %s: %s mode, %s\n", a.ifname.c_str(), a.mode.c_str(),
+                  a.dispatcher ? "libxdp dispatcher" : "program alone");
+  });
+}
+
+}  // namespace
+
+void add_datapath_commands(CLI::App& app, GlobalOptions& g) {
+  add_attach(app, g);
+  add_detach(app, g);
+  add_ban(app, g);
+  add_unban(app, g);
+  add_allow(app, g);
+  add_list(app, g);
+  add_stats(app, g);
+}
+
+}  // namespace xdpban

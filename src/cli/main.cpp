@@ -1,0 +1,30 @@
+// main.cpp - the xdpban command line: global options and dispatch.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "bpf/datapath.h"
+#include "cli/commands.h"
+#include "xdpban/abi.h"
+
+int main(int argc, char** argv) {
+  using namespace xdpban;
+  GlobalOptions g;
+  g.pin_dir = XDPBAN_PIN_DIR;
+  CLI::App app{"xdpban - ban abusive sources at XDP speed (fail2ban's model, enforced in the NIC driver)"};
+  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
+  app.add_option("--pin-dir", g.pin_dir, "bpffs directory of the pinned maps")->capture_default_str();
+  app.add_flag("-v,--verbose", g.verbose, "Show libbpf/libxdp diagnostics");
+  app.footer(
+      "Exit codes: 0 success, 1 operation failed, 2 bad input (nothing changed), "
+      "3 some named entries did not exist.\nRun 'xdpban COMMAND --help' for a command's options.");
+  app.parse_complete_callback([&] { set_bpf_log_verbose(g.verbose); });
+  add_datapath_commands(app, g);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  return g.exit_code;
+}

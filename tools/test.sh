@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# test.sh - builds xdpban with ASan/UBSan and runs every test (unit, BPF
+# PROG_TEST_RUN tables, compatibility suite, netns integration). The one test
+# command of the README and of CI (.ci/run). Needs root for the BPF tests; under
+# CI=true a skipped BPF test is a failure.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${XDPBAN_BUILD_DIR:-$top/build}
+"$top/tools/setup.sh"
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXDPBAN_SANITIZE=ON >/dev/null
+ninja -C "$build"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"

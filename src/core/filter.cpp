@@ -1,0 +1,601 @@
+#include "core/filter.h"
+
+#include <algorithm>
+#include <cctype>
+#include <list>
+
+#include "core/ini.h"
+
+namespace xdpban {
+
+namespace {
+
+constexpr const char* kIp4 = R"((?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3}))";
+constexpr const char* kIp6 = R"((?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):)))";
+constexpr const char* kDns = R"((?P<dns>[\w\-.^_]*\w))";
+constexpr const char* kCidr = R"((?P<cidr>\d+))";
+
+std::string addr_re() { return std::string(R"(\[?(?:)") + kIp4 + "|" + kIp6 + R"()\]?)"; }
+std::string host_re() { return "(?:" + addr_re() + "|" + kDns + ")"; }
+std::string subnet_re() {
+  return std::string(R"(\[?(?:)") + kIp4 + "|" + kIp6 + ")(?:/" + kCidr + R"()?\]?)";
+}
+
+// fail2ban's short names for some field tags.
+std::string map_tag_to_option(std::string tag) {
+  tag = to_lower(tag);
+  if (tag == "id") return "fid";
+  if (tag == "port") return "fport";
+  return tag;
+}
+
+bool is_tag_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
+
+bool truthy(const std::optional<std::string>& v) { return v && !v->empty(); }
+
+}  // namespace
+
+std::string expand_filter_tags(std::string_view regex, const std::string& usedns) {
+  std::string out;
+  out.reserve(regex.size() * 2);
+  std::set<std::string> open;
+  int skiplines = 0;
+  size_t i = 0;
+  while (i < regex.size()) {
+    if (regex[i] != '<') {
+      out += regex[i++];
+      continue;
+    }
+    // A tag is "<" "/"? [\w-]+ "/"? ">".
+    size_t j = i + 1;
+    if (j < regex.size() && regex[j] == '/') ++j;
+    size_t name_start = j;
+    while (j < regex.size() && is_tag_char(regex[j])) ++j;
+    size_t name_end = j;
+    if (j < regex.size() && regex[j] == '/') ++j;
+    if (name_end == name_start || j >= regex.size() || regex[j] != '>') {
+      out += regex[i++];
+      continue;
+    }
+    std::string tag(regex.substr(i, j + 1 - i));
+    std::string tn = tag.substr(1, tag.size() - 2);
+    i = j + 1;
+    if (tn == "HOST") {
+      out += usedns == "no" ? addr_re() : host_re();
+    } else if (tn == "SKIPLINES") {
+      out += "\\n(?P<skiplines" + std::to_string(skiplines++) + ">(?:(?:.*\\n)*?))";
+    } else if (tn == "IP4" || tn == "F-IP4/") {
+      out += kIp4;
+    } else if (tn == "IP6" || tn == "F-IP6/") {
+      out += kIp6;
+    } else if (tn == "ADDR" || tn == "F-ADDR/") {
+      out += addr_re();
+    } else if (tn == "CIDR" || tn == "F-CIDR/") {
+      out += kCidr;
+    } else if (tn == "SUBNET" || tn == "F-SUBNET/") {
+      out += subnet_re();
+    } else if (tn == "DNS" || tn == "F-DNS/") {
+      out += kDns;
+    } else if (tn == "F-ID/") {
+      out += R"((?P<fid>\S+))";
+    } else if (tn == "F-PORT/") {
+      out += R"((?P<fport>\w+))";
+    } else {
+      bool closing = tn[0] == '/';
+      std::string name = closing ? tn.substr(1) : tn;
+      bool custom = name.size() > 2 && name.compare(0, 2, "F-") == 0 && name.back() != '/' &&
+                    std::all_of(name.begin() + 2, name.end(), [](char c) {
+                      return std::isupper(static_cast<unsigned char>(c)) ||
+                             std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                    });
+      if (!custom) {
+        out += tag;
+      } else if (closing) {
+        out += open.count(name.substr(2)) ? ")" : tag;
+      } else {
+        open.insert(name.substr(2));
+        out += "(?P<" + map_tag_to_option(name.substr(2)) + ">";
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+struct TupleLine {
+  std::string pre, date, post;
+  std::string text() const { return pre + post; }
+};
+
+using Groups = std::map<std::string, std::optional<std::string>>;
+
+// fail2ban's per-failure dictionary, with its special list/set members.
+struct FailState {
+  Groups g;
+  std::optional<std::vector<std::string>> matches;
+  std::optional<std::vector<std::string>> nofail_matches;
+  std::optional<std::set<std::string>> users;
+  bool mlfpending = false;
+
+  std::optional<std::string> get(const std::string& k) const {
+    auto it = g.find(k);
+    return it == g.end() ? std::nullopt : it->second;
+  }
+  std::optional<std::string> pop(const std::string& k) {
+    auto it = g.find(k);
+    if (it == g.end()) return std::nullopt;
+    auto v = it->second;
+    g.erase(it);
+    return v;
+  }
+};
+
+struct CompiledRegex {
+  Regex re;
+  MatchData md;
+  std::vector<std::pair<std::string, std::string>> alts;    // (group, option) for F-ALT_*
+  std::vector<std::pair<std::string, std::string>> tuples;  // (group, option) for F-TUPLE_*
+  std::vector<int> skiplines;
+  bool has_id_group = false;
+  std::vector<TupleLine> matched, unmatched;
+
+  explicit CompiledRegex(Regex r) : re(std::move(r)), md(re) {
+    for (const auto& [name, num] : re.names()) {
+      if (name == "fid" || name == "ip4" || name == "ip6" || name == "dns" || name == "mlfid")
+        has_id_group = true;
+      if (name.rfind("skiplines", 0) == 0) skiplines.push_back(num);
+      for (const char* pre : {"alt_", "tuple_"}) {
+        std::string p = pre;
+        if (name.size() > 4 && name.rfind(p, 0) == 0) {
+          std::string rest = name.substr(p.size());
+          auto us = rest.rfind('_');
+          if (us != std::string::npos && us + 1 < rest.size() &&
+              std::all_of(rest.begin() + us + 1, rest.end(), [](char c) { return std::isdigit(c); }))
+            rest = rest.substr(0, us);
+          (p == "alt_" ? alts : tuples).emplace_back(name, map_tag_to_option(rest));
+        }
+      }
+    }
+    std::sort(alts.begin(), alts.end());
+    std::sort(tuples.begin(), tuples.end());
+  }
+
+  // fail2ban's Regex.search: match `buf`, then split `lines` into matched/unmatched.
+  bool search(const std::string& buf, const std::vector<TupleLine>& lines) {
+    matched.clear();
+    unmatched.clear();
+    if (!re.search(buf, md)) return false;
+    if (lines.size() <= 1) {
+      matched = lines;
+      return true;
+    }
+    size_t ms = md.start(0), me = md.end(0);
+    size_t line_start = 0;
+    if (auto p = buf.rfind('\n', ms); p != std::string::npos) line_start = p + 1;
+    size_t line_end = buf.size();
+    if (auto p = buf.find('\n', me > 0 ? me - 1 : 0); p != std::string::npos) line_end = p + 1;
+    size_t c1 = std::count(buf.begin(), buf.begin() + line_start, '\n');
+    size_t c2 = std::count(buf.begin(), buf.begin() + line_end, '\n');
+    c1 = std::min(c1, lines.size());
+    c2 = std::min(c2, lines.size());
+    matched.assign(lines.begin() + c1, lines.begin() + std::max(c1, c2));
+    unmatched.assign(lines.begin(), lines.begin() + c1);
+    if (!skiplines.empty()) {
+      std::string skipped;
+      for (int g : skiplines) skipped += md.group(g);
+      size_t n = 0, p = 0;
+      while (p < skipped.size()) {
+        size_t nl = skipped.find('\n', p);
+        if (nl == std::string::npos) nl = skipped.size();
+        std::string sl = skipped.substr(p, nl - p);
+        p = nl + 1;
+        for (size_t m = n; m < matched.size(); ++m) {
+          if (matched[m].text() == sl) {
+            unmatched.push_back(matched[m]);
+            matched.erase(matched.begin() + m);
+            n = m;
+            break;
+          }
+        }
+      }
+    }
+    unmatched.insert(unmatched.end(), lines.begin() + std::max(c1, c2), lines.end());
+    return true;
+  }
+
+  Groups groups() const {
+    Groups g;
+    for (const auto& [name, num] : re.names()) {
+      if (md.has(num))
+        g[name] = std::string(md.group(num));
+      else
+        g[name] = std::nullopt;
+    }
+    for (const auto& [k, n] : alts) {
+      auto v = g[k];
+      auto t = g.find(n);
+      if (truthy(v) && (t == g.end() || !truthy(t->second))) g[n] = v;
+    }
+    for (const auto& [k, n] : tuples) {
+      auto v = g[k];
+      auto& t = g[n];
+      std::string add = v ? "'" + *v + "'" : "None";
+      if (t && t->size() >= 2 && t->front() == '(' && t->back() == ')')
+        *t = t->substr(0, t->size() - 1) + ", " + add + ")";
+      else
+        t = "(" + (t ? "'" + *t + "'" : std::string("None")) + ", " + add + ")";
+    }
+    return g;
+  }
+
+  std::optional<std::string> fail_id() const {
+    for (const char* n : {"fid", "ip4", "ip6", "dns"}) {
+      int i = re.group_index(n);
+      if (i >= 0 && md.has(i)) return std::string(md.group(i));
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::string> matched_lines() const {
+    std::vector<std::string> out;
+    for (const auto& l : matched) out.push_back(l.pre + l.date + l.post);
+    return out;
+  }
+};
+
+std::string buffer_text(const std::vector<TupleLine>& lines) {
+  std::string buf;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i) buf += '\n';
+    buf += lines[i].pre;
+    buf += lines[i].post;
+  }
+  buf += '\n';
+  return buf;
+}
+
+Result<std::unique_ptr<CompiledRegex>> compile_filter_regex(const std::string& raw, const std::string& usedns,
+                                                            bool multiline, const std::string& what) {
+  std::string expanded = expand_filter_tags(raw, usedns);
+  if (trim(expanded).empty()) return invalid(what + ": empty regex");
+  auto re = Regex::compile(translate_python_regex(expanded), Regex::Options{multiline, false});
+  if (!re) return re.error().wrap(what);
+  return std::make_unique<CompiledRegex>(std::move(*re));
+}
+
+struct MlfidEntry {
+  std::shared_ptr<FailState> fail;
+  double stamp = 0;
+};
+
+}  // namespace
+
+struct Filter::Impl {
+  FilterOptions options;
+  std::optional<DateDetector> dates;
+  std::unique_ptr<CompiledRegex> prefregex;
+  std::vector<std::unique_ptr<CompiledRegex>> failregex;
+  std::vector<std::unique_ptr<CompiledRegex>> ignoreregex;
+  size_t max_lines = 1;
+  std::vector<TupleLine> line_buffer;
+  std::optional<double> last_date;
+  std::string last_time_text;
+  std::map<std::string, MlfidEntry> mlfid;
+  std::list<std::string> mlfid_order;  // oldest first
+
+  std::optional<int> ignore_line(const std::string& buf, const std::vector<TupleLine>& org,
+                                 CompiledRegex* fail_regex) {
+    const std::string* b = &buf;
+    const std::vector<TupleLine>* o = &org;
+    std::string local_buf;
+    std::vector<TupleLine> local_org;
+    if (fail_regex && max_lines > 1) {
+      local_org = fail_regex->matched;
+      local_buf = buffer_text(local_org);
+      b = &local_buf;
+      o = &local_org;
+    }
+    std::optional<int> found;
+    for (size_t i = 0; i < ignoreregex.size(); ++i) {
+      if (!ignoreregex[i]->search(*b, *o)) continue;
+      found = static_cast<int>(i);
+      if (!options.check_all_regex || max_lines > 1) {
+        if (fail_regex) line_buffer = fail_regex->unmatched;
+      }
+      if (!options.check_all_regex) break;
+    }
+    return found;
+  }
+
+  std::shared_ptr<FailState> mlfid_get(const std::string& id, double now) {
+    auto it = mlfid.find(id);
+    if (it == mlfid.end()) return nullptr;
+    if (now - it->second.stamp > options.mlfid_max_age) {
+      mlfid_order.remove(id);
+      mlfid.erase(it);
+      return nullptr;
+    }
+    return it->second.fail;
+  }
+  void mlfid_set(const std::string& id, std::shared_ptr<FailState> f, double now) {
+    if (!mlfid.count(id)) {
+      while (mlfid.size() >= options.mlfid_max_entries && !mlfid_order.empty()) {
+        mlfid.erase(mlfid_order.front());
+        mlfid_order.pop_front();
+      }
+      mlfid_order.push_back(id);
+    }
+    mlfid[id] = MlfidEntry{std::move(f), now};
+  }
+  void mlfid_unset(const std::string& id) {
+    if (mlfid.erase(id)) mlfid_order.remove(id);
+  }
+
+  static std::set<std::string>* update_users(FailState& f, const std::optional<std::string>& user) {
+    if (truthy(user)) {
+      if (!f.users) f.users.emplace();
+      f.users->insert(*user);
+    }
+    return f.users ? &*f.users : nullptr;
+  }
+
+  std::shared_ptr<FailState> merge_failure(const std::string& id, std::shared_ptr<FailState> fail,
+                                           CompiledRegex& re, double now) {
+    auto cached = mlfid_get(id, now);
+    std::set<std::string>* users = nullptr;
+    int flags = 0;
+    if (truthy(fail->get("mlfgained"))) {
+      flags |= 8 | 1;
+      if (!truthy(fail->get("nofail"))) fail->g["nofail"] = fail->get("mlfgained");
+    } else if (truthy(fail->get("nofail"))) {
+      flags |= 1;
+    }
+    if (truthy(fail->pop("mlfforget"))) flags |= 2;
+    if (cached) {
+      users = update_users(*cached, fail->get("user"));
+      if (truthy(cached->pop("nofail"))) flags |= 4;
+      if (truthy(cached->pop("mlfgained"))) flags |= 4;
+      if (flags & 8) cached->mlfpending = false;
+      if ((flags & 4) == 0 && !cached->mlfpending) cached->matches.reset();
+      for (const auto& [k, v] : fail->g)
+        if (v) cached->g[k] = v;
+      fail = cached;
+      if (flags & 2) mlfid_unset(id);
+    } else if (!(flags & 2)) {
+      users = update_users(*fail, fail->get("user"));
+      mlfid_set(id, fail, now);
+    }
+    bool pending = fail->mlfpending;
+    fail->mlfpending = false;
+    if (pending || (users && users->size() > 1)) {
+      fail->pop("nofail");
+      fail->pop("mlfgained");
+      flags &= ~(8 | 1);
+    }
+    if ((flags & 1) == 0) {
+      std::vector<std::string> m;
+      if (fail->nofail_matches) m = std::move(*fail->nofail_matches);
+      fail->nofail_matches.reset();
+      if (fail->matches) m.insert(m.end(), fail->matches->begin(), fail->matches->end());
+      if ((flags & 8) == 0) {
+        auto ml = re.matched_lines();
+        m.insert(m.end(), ml.begin(), ml.end());
+      }
+      fail->matches = std::move(m);
+    } else if ((flags & 3) == 1) {
+      if (!fail->nofail_matches) fail->nofail_matches.emplace();
+      auto ml = re.matched_lines();
+      fail->nofail_matches->insert(fail->nofail_matches->end(), ml.begin(), ml.end());
+    }
+    return fail;
+  }
+
+  LineResult find_failure(TupleLine tuple_line, std::optional<double> date, double now) {
+    LineResult result;
+    const bool raw_default = options.return_raw_host;
+    if (max_lines > 1) {
+      line_buffer.push_back(std::move(tuple_line));
+      if (line_buffer.size() > max_lines)
+        line_buffer.erase(line_buffer.begin(), line_buffer.end() - max_lines);
+    } else {
+      line_buffer.clear();
+      line_buffer.push_back(std::move(tuple_line));
+    }
+    const std::vector<TupleLine> org = line_buffer;
+    std::string buf = buffer_text(org);
+    bool buf_valid = true;
+    if (!ignoreregex.empty() && ignoreregex.size() + 2 < failregex.size()) {
+      if (ignore_line(buf, org, nullptr)) {
+        result.ignored = true;
+        return result;
+      }
+    }
+    Groups pre_groups;
+    if (prefregex) {
+      if (!prefregex->search(buf, org)) return result;
+      pre_groups = prefregex->groups();
+      auto content = pre_groups.find("content");
+      if (content != pre_groups.end()) {
+        auto repl = content->second;
+        pre_groups.erase(content);
+        if (truthy(repl)) {
+          line_buffer = {TupleLine{"", "", *repl}};
+          buf_valid = false;
+        }
+      }
+    }
+    for (size_t idx = 0; idx < failregex.size(); ++idx) {
+      CompiledRegex& re = *failregex[idx];
+      if (!buf_valid) {
+        buf = buffer_text(line_buffer);
+        buf_valid = true;
+      }
+      if (!re.search(buf, org)) continue;
+      Groups groups = re.groups();
+      if (!ignoreregex.empty() && ignore_line(buf, org, &re)) {
+        result.ignored = true;
+        buf_valid = false;
+        if (!options.check_all_regex) break;
+        continue;
+      }
+      if (!options.check_all_regex || max_lines > 1) {
+        line_buffer = re.unmatched;
+        buf_valid = false;
+      }
+      auto fail = std::make_shared<FailState>();
+      if (!pre_groups.empty()) {
+        fail->g = pre_groups;
+        for (const auto& [k, v] : groups) fail->g[k] = v;
+      } else {
+        fail->g = std::move(groups);
+      }
+      auto mlf_id = fail->get("mlfid");
+      if (mlf_id) {
+        fail = merge_failure(*mlf_id, fail, re, now);
+        if (truthy(fail->get("nofail")) && !options.check_all_regex) return result;
+      } else {
+        auto ml = re.matched_lines();
+        if (!fail->matches) fail->matches.emplace();
+        fail->matches->insert(fail->matches->end(), ml.begin(), ml.end());
+      }
+      auto fid = fail->get("fid");
+      std::optional<std::string> ip;
+      std::optional<int> cidr;
+      int family = 0;
+      bool raw = raw_default;
+      if ((ip = fail->get("ip4"))) {
+        family = 4;
+        raw = true;
+      } else if ((ip = fail->get("ip6"))) {
+        family = 6;
+        raw = true;
+      } else if ((ip = fail->get("dns"))) {
+      } else {
+        if (!fid && !mlf_id) fid = re.fail_id();
+        ip = fid;
+        raw = true;
+      }
+      if (auto c = fail->get("cidr"); truthy(c) && family) cidr = std::atoi(c->c_str());
+      Failure f;
+      f.regex_index = static_cast<int>(idx);
+      f.time = date;
+      if (!ip) {
+        fail->mlfpending = true;
+        if (!options.check_all_regex) return result;
+        f.has_id = false;
+      } else {
+        auto as_address = [&](const std::string& text, std::optional<int> plen) -> std::optional<Cidr> {
+          std::string t = text;
+          if (plen) t += "/" + std::to_string(*plen);
+          auto c = Cidr::parse(t);
+          if (!c) return std::nullopt;
+          if (family == 4 && c->addr.family != Family::V4) return std::nullopt;
+          return *c;
+        };
+        if (raw) {
+          if (!fid || *fid == *ip) {
+            f.addr = family ? as_address(*ip, cidr) : std::nullopt;
+            if (!family) f.addr = as_address(*ip, std::nullopt);
+            f.host = f.addr ? f.addr->str() : *ip;
+          } else {
+            f.host = *fid;  // an F-ID failure: the id counts, the address is extra
+            if (auto a = as_address(*ip, cidr)) f.fields["ip"] = a->str();
+          }
+        } else {
+          f.host = *ip;  // a host name: resolved later (usedns), never here
+          f.addr = as_address(*ip, std::nullopt);
+          if (f.addr) f.host = f.addr->str();
+        }
+      }
+      for (const auto& [k, v] : fail->g)
+        if (v) f.fields[k] = *v;
+      if (fail->users) f.users = *fail->users;
+      f.attempts = fail->matches ? static_cast<int>(fail->matches->size()) : 0;
+      f.nofail = truthy(fail->get("nofail"));
+      result.failures.push_back(std::move(f));
+      if (!options.check_all_regex) break;
+    }
+    return result;
+  }
+};
+
+Filter::Filter(Filter&&) noexcept = default;
+Filter& Filter::operator=(Filter&&) noexcept = default;
+Filter::~Filter() = default;
+
+size_t Filter::failregex_count() const { return impl_->failregex.size(); }
+
+Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options) {
+  Filter f;
+  f.def_ = def;
+  f.impl_ = std::make_unique<Impl>();
+  Impl& impl = *f.impl_;
+  impl.options = options;
+  impl.max_lines = static_cast<size_t>(std::max(1, def.maxlines));
+  const bool multiline = impl.max_lines > 1;
+  auto dd = DateDetector::create(def.datepattern, def.logtimezone);
+  if (!dd) return dd.error().wrap(def.source);
+  impl.dates.emplace(std::move(*dd));
+  if (def.prefregex) {
+    auto re = compile_filter_regex(*def.prefregex, def.usedns, false, def.source + ": prefregex");
+    if (!re) return re.error();
+    impl.prefregex = std::move(*re);
+  }
+  if (def.failregex.empty()) return invalid(def.source + ": no failregex");
+  for (size_t i = 0; i < def.failregex.size(); ++i) {
+    auto what = def.source + ": failregex " + std::to_string(i);
+    auto re = compile_filter_regex(def.failregex[i], def.usedns, multiline, what);
+    if (!re) return re.error();
+    if (!(*re)->has_id_group && !(impl.prefregex && impl.prefregex->has_id_group))
+      return invalid(what + ": no host or failure-id group (<HOST>, <ADDR>, <F-ID>, ...) in '" +
+                     def.failregex[i] + "'");
+    impl.failregex.push_back(std::move(*re));
+  }
+  for (size_t i = 0; i < def.ignoreregex.size(); ++i) {
+    auto re = compile_filter_regex(def.ignoreregex[i], def.usedns, multiline,
+                                   def.source + ": ignoreregex " + std::to_string(i));
+    if (!re) return re.error();
+    impl.ignoreregex.push_back(std::move(*re));
+  }
+  return f;
+}
+
+LineResult Filter::process_line(std::string_view line, double now, std::optional<double> known_time) {
+  Impl& impl = *impl_;
+  TupleLine tl;
+  std::optional<double> date;
+  if (known_time) {
+    tl.post = std::string(line);
+    date = known_time;
+    impl.last_date = date;
+  } else {
+    auto m = impl.dates->match(line, now);
+    if (m) {
+      tl.pre = std::string(line.substr(0, m->start));
+      tl.date = std::string(line.substr(m->start, m->end - m->start));
+      tl.post = std::string(line.substr(m->end));
+      if (!tl.date.empty()) {
+        if (m->time) {
+          date = m->time;
+          impl.last_time_text = tl.date;
+          impl.last_date = date;
+        }
+      } else if (impl.last_date && *impl.last_date > now - 60) {
+        tl = TupleLine{"", impl.last_time_text, std::string(line)};
+        date = impl.last_date;
+      } else {
+        date = now;
+      }
+    } else {
+      tl.post = std::string(line);
+    }
+    if (!date && impl.last_date && *impl.last_date > now - 60) {
+      tl = TupleLine{"", impl.last_time_text, std::string(line)};
+      date = impl.last_date;
+    }
+  }
+  return impl.find_failure(std::move(tl), date, now);
+}
+
+}  // namespace xdpban

@@ -1,0 +1,164 @@
+#include "core/regex.h"
+
+#include <cctype>
+
+namespace xdpban {
+
+namespace {
+
+constexpr uint32_t kMatchLimit = 1'000'000;
+constexpr uint32_t kDepthLimit = 10'000;
+constexpr size_t kJitStackMax = 4 * 1024 * 1024;
+
+// One match context and JIT stack per thread; matching never shares them.
+struct ThreadMatchContext {
+  pcre2_match_context* ctx = nullptr;
+  pcre2_jit_stack* stack = nullptr;
+  ThreadMatchContext() {
+    ctx = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(ctx, kMatchLimit);
+    pcre2_set_depth_limit(ctx, kDepthLimit);
+    stack = pcre2_jit_stack_create(64 * 1024, kJitStackMax, nullptr);
+    if (stack) pcre2_jit_stack_assign(ctx, nullptr, stack);
+  }
+  ~ThreadMatchContext() {
+    if (stack) pcre2_jit_stack_free(stack);
+    pcre2_match_context_free(ctx);
+  }
+  ThreadMatchContext(const ThreadMatchContext&) = delete;
+  ThreadMatchContext& operator=(const ThreadMatchContext&) = delete;
+};
+
+pcre2_match_context* match_context() {
+  thread_local ThreadMatchContext tmc;
+  return tmc.ctx;
+}
+
+}  // namespace
+
+std::string translate_python_regex(std::string_view p) {
+  std::string out;
+  out.reserve(p.size() + 8);
+  size_t i = 0;
+  const size_t n = p.size();
+  while (i < n) {
+    char c = p[i];
+    if (c == '\\' && i + 1 < n) {
+      if (p[i + 1] == 'Z') {
+        out += "\\z";
+      } else {
+        out += p.substr(i, 2);
+      }
+      i += 2;
+      continue;
+    }
+    if (c == '[') {
+      // Copy a character class verbatim: a leading ']' (after an optional '^') is literal.
+      size_t j = i + 1;
+      if (j < n && p[j] == '^') ++j;
+      if (j < n && p[j] == ']') ++j;
+      while (j < n && p[j] != ']') j += (p[j] == '\\' && j + 1 < n) ? 2 : 1;
+      size_t stop = j < n ? j + 1 : n;
+      out += p.substr(i, stop - i);
+      i = stop;
+      continue;
+    }
+    if (c == '{' && i + 1 < n && p[i + 1] == ',') {
+      size_t j = i + 2;
+      while (j < n && std::isdigit(static_cast<unsigned char>(p[j]))) ++j;
+      if (j > i + 2 && j < n && p[j] == '}') {
+        out += "{0";
+        out += p.substr(i + 1, j - i);
+        i = j + 1;
+        continue;
+      }
+    }
+    if (c == '(' && i + 2 < n && p[i + 1] == '?' && std::islower(static_cast<unsigned char>(p[i + 2]))) {
+      // Inline flags: "(?iu)" or "(?u:...)"; PCRE2 has no u/L/a (UTF+UCP are always on).
+      size_t j = i + 2;
+      std::string flags;
+      while (j < n && std::isalpha(static_cast<unsigned char>(p[j]))) {
+        if (p[j] != 'u' && p[j] != 'L' && p[j] != 'a') flags += p[j];
+        ++j;
+      }
+      if (j < n && (p[j] == ')' || p[j] == ':' || p[j] == '-')) {
+        if (p[j] == ')' && flags.empty()) {
+          i = j + 1;  // "(?u)" alone: nothing left to say
+          continue;
+        }
+        out += "(?";
+        out += flags;
+        i = j;
+        continue;
+      }
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+Result<Regex> Regex::compile(std::string_view pattern, Options options) {
+  uint32_t flags = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
+  if (options.multiline) flags |= PCRE2_MULTILINE;
+  if (options.caseless) flags |= PCRE2_CASELESS;
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), flags, &err,
+                                   &offset, nullptr);
+  if (!code) {
+    PCRE2_UCHAR buf[256];
+    pcre2_get_error_message(err, buf, sizeof buf);
+    return invalid("regex '" + std::string(pattern) + "': " + reinterpret_cast<char*>(buf) + " at offset " +
+                   std::to_string(offset));
+  }
+  Regex re;
+  re.code_ = std::shared_ptr<pcre2_code>(code, CodeFree{});
+  re.pattern_ = std::string(pattern);
+  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+  uint32_t captures = 0, name_count = 0, entry_size = 0;
+  PCRE2_SPTR table = nullptr;
+  pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &captures);
+  pcre2_pattern_info(code, PCRE2_INFO_NAMECOUNT, &name_count);
+  pcre2_pattern_info(code, PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+  pcre2_pattern_info(code, PCRE2_INFO_NAMETABLE, &table);
+  re.captures_ = static_cast<int>(captures);
+  for (uint32_t k = 0; k < name_count; ++k) {
+    PCRE2_SPTR e = table + k * entry_size;
+    int num = (e[0] << 8) | e[1];
+    re.names_.emplace_back(reinterpret_cast<const char*>(e + 2), num);
+  }
+  return re;
+}
+
+bool Regex::search(std::string_view subject, MatchData& md, size_t start) const {
+  md.subject_ = subject;
+  int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), start, 0,
+                       md.data_.get(), match_context());
+  md.count_ = rc > 0 ? rc : 0;
+  return rc > 0;
+}
+
+int Regex::group_index(std::string_view name) const {
+  for (const auto& [n, num] : names_)
+    if (n == name) return num;
+  return -1;
+}
+
+MatchData::MatchData(const Regex& re)
+    : data_(pcre2_match_data_create_from_pattern(re.code_.get(), nullptr)) {}
+
+bool MatchData::has(int n) const {
+  if (n < 0 || n >= count_) return false;
+  return pcre2_get_ovector_pointer(data_.get())[2 * n] != PCRE2_UNSET;
+}
+
+size_t MatchData::start(int n) const { return pcre2_get_ovector_pointer(data_.get())[2 * n]; }
+size_t MatchData::end(int n) const { return pcre2_get_ovector_pointer(data_.get())[2 * n + 1]; }
+
+std::string_view MatchData::group(int n) const {
+  if (!has(n)) return {};
+  return subject_.substr(start(n), end(n) - start(n));
+}
+
+}  // namespace xdpban

@@ -1,0 +1,82 @@
+// regex.h - PCRE2 (8-bit, UTF+UCP, JIT) compiled patterns and match data as RAII
+// values, plus the translation of Python `re` syntax used by fail2ban filters.
+// Every match runs with match and depth limits so no input line can hang us.
+// Does not know about fail2ban tags (<HOST>, <F-...>): see failregex.h.
+#pragma once
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+
+namespace xdpban {
+
+// Rewrites the Python-only parts of a regex into PCRE2 syntax: `{,n}` -> `{0,n}`,
+// the `u`/`L`/`a` inline flags (meaningless here) dropped, `\Z` -> `\z`.
+std::string translate_python_regex(std::string_view pattern);
+
+class MatchData;
+
+class Regex {
+ public:
+  struct Options {
+    bool multiline = false;
+    bool caseless = false;
+  };
+
+  // `pattern` is PCRE2 syntax (call translate_python_regex first for Python input).
+  static Result<Regex> compile(std::string_view pattern, Options options);
+  static Result<Regex> compile(std::string_view pattern) { return compile(pattern, Options{}); }
+
+  // Unanchored search for the first match starting at or after `start`.
+  // A line that exceeds the match limits counts as not matching.
+  bool search(std::string_view subject, MatchData& md, size_t start = 0) const;
+
+  // Group number of a named group, or -1.
+  int group_index(std::string_view name) const;
+  // All named groups as (name, number), in pattern order of their numbers.
+  const std::vector<std::pair<std::string, int>>& names() const { return names_; }
+  int capture_count() const { return captures_; }
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  struct CodeFree {
+    void operator()(pcre2_code* c) const { pcre2_code_free(c); }
+  };
+  std::shared_ptr<pcre2_code> code_;  // immutable once compiled: copies share it
+  std::string pattern_;
+  std::vector<std::pair<std::string, int>> names_;
+  int captures_ = 0;
+  friend class MatchData;
+};
+
+// Match results for one Regex; reuse it across lines to avoid allocations.
+class MatchData {
+ public:
+  explicit MatchData(const Regex& re);
+  MatchData(MatchData&&) noexcept = default;
+  MatchData& operator=(MatchData&&) noexcept = default;
+
+  // Whether group `n` took part in the last successful match.
+  bool has(int n) const;
+  size_t start(int n) const;
+  size_t end(int n) const;
+  std::string_view group(int n) const;  // empty view if not set
+
+ private:
+  struct DataFree {
+    void operator()(pcre2_match_data* d) const { pcre2_match_data_free(d); }
+  };
+  std::unique_ptr<pcre2_match_data, DataFree> data_;
+  std::string_view subject_;
+  int count_ = 0;
+  friend class Regex;
+};
+
+}  // namespace xdpban

@@ -1,0 +1,137 @@
+#include "core/ban_manager.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace xdpban {
+
+namespace {
+std::string squeeze(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (c != ' ' && c != '\t' && c != '\n') out += c;
+  return out;
+}
+}  // namespace
+
+Result<BanTimePolicy::Formula> BanTimePolicy::parse_formula(const std::string& text) {
+  std::string f = squeeze(text);
+  if (f.empty() || f == "ban.Time*(1<<(ban.Countifban.Count<20else20))*banFactor") return Formula::kDoubling;
+  if (f == "ban.Time*math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)")
+    return Formula::kExponential;
+  return invalid("'" + text +
+                 "' is not a formula xdpban knows (fail2ban's default doubling formula and its math.exp "
+                 "variant are supported; bantime.multipliers covers other growth curves)");
+}
+
+int64_t BanTimePolicy::duration(int previous, double rnd01) const {
+  if (bantime < 0) return -1;
+  double t = static_cast<double>(bantime);
+  if (increment && previous > 0) {
+    if (!multipliers.empty()) {
+      size_t i = std::min(static_cast<size_t>(previous), multipliers.size() - 1);
+      t = static_cast<double>(bantime) * multipliers[i];
+    } else if (formula == Formula::kExponential) {
+      t = static_cast<double>(bantime) * std::exp((previous + 1) * factor) / std::exp(factor);
+    } else {
+      t = static_cast<double>(bantime) * static_cast<double>(1LL << std::min(previous, 20)) * factor;
+    }
+    if (rndtime > 0) t += rnd01 * static_cast<double>(rndtime);
+    if (maxtime > 0) t = std::min(t, static_cast<double>(maxtime));
+  }
+  return std::max<int64_t>(1, static_cast<int64_t>(t));
+}
+
+int BanManager::previous_bans(const std::string& jail, const Cidr& cidr, bool overall) const {
+  if (!overall) {
+    auto it = history_.find({jail, cidr});
+    return it == history_.end() ? 0 : it->second;
+  }
+  int n = 0;
+  for (const auto& [k, v] : history_)
+    if (k.second == cidr) n += v;
+  return n;
+}
+
+Result<BanManager::Outcome> BanManager::ban(const std::string& jail, const Cidr& cidr, int64_t now,
+                                            int failures, uint8_t flags, std::optional<int64_t> duration,
+                                            double rnd01) {
+  if (guard_) {
+    if (auto why = guard_(jail, cidr)) return Outcome{Outcome::kIgnored, BanRecord{cidr, jail}, *why};
+  }
+  const BanTimePolicy policy = policies_.count(jail) ? policies_.at(jail) : BanTimePolicy{};
+  int previous = previous_bans(jail, cidr, policy.overalljails);
+  int64_t secs = duration ? *duration : policy.duration(previous, rnd01);
+  BanRecord rec{cidr, jail, now, secs < 0 ? 0 : now + secs, previous + 1, flags, failures};
+
+  auto it = active_.find(cidr);
+  if (it != active_.end()) {
+    BanRecord& cur = it->second;
+    // Prolong, never shorten: a permanent ban stays permanent.
+    bool longer = cur.expiry != 0 && (rec.expiry == 0 || rec.expiry > cur.expiry);
+    if (!longer) return Outcome{Outcome::kAlreadyBanned, cur, {}};
+    unindex(cur);
+    cur.expiry = rec.expiry;
+    index(cur);
+    cur.failures += failures;
+    if (auto st = sink_.insert(cur); !st) return st.error();
+    if (store_) {
+      if (auto st = store_->save_ban(cur); !st) return st.error();
+    }
+    return Outcome{Outcome::kProlonged, cur, {}};
+  }
+  if (auto st = sink_.insert(rec); !st) return st.error();
+  active_[cidr] = rec;
+  index(rec);
+  history_[{jail, cidr}] += 1;
+  if (store_) {
+    if (auto st = store_->save_ban(rec); !st) return st.error();
+    if (auto st = store_->add_history(rec); !st) return st.error();
+  }
+  return Outcome{Outcome::kBanned, rec, {}};
+}
+
+Result<std::optional<BanRecord>> BanManager::unban(const Cidr& cidr) {
+  auto it = active_.find(cidr);
+  if (it == active_.end()) return std::optional<BanRecord>{};
+  if (auto st = sink_.erase(cidr); !st) return st.error();
+  BanRecord rec = it->second;
+  unindex(rec);
+  active_.erase(it);
+  if (store_) {
+    if (auto st = store_->remove_ban(cidr); !st) return st.error();
+  }
+  return std::optional<BanRecord>{rec};
+}
+
+std::vector<BanRecord> BanManager::expire(int64_t now) {
+  std::vector<BanRecord> out;
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
+    Cidr cidr = by_expiry_.begin()->second;
+    by_expiry_.erase(by_expiry_.begin());
+    auto it = active_.find(cidr);
+    if (it == active_.end()) continue;
+    // The program ignores expired entries already; removal frees the slot.
+    (void)sink_.erase(cidr);
+    if (store_) (void)store_->remove_ban(cidr);
+    out.push_back(it->second);
+    active_.erase(it);
+  }
+  return out;
+}
+
+std::optional<int64_t> BanManager::next_expiry() const {
+  if (by_expiry_.empty()) return std::nullopt;
+  return by_expiry_.begin()->first;
+}
+
+void BanManager::restore(const std::vector<BanRecord>& active,
+                         const std::map<std::pair<std::string, Cidr>, int>& history) {
+  history_ = history;
+  for (const auto& b : active) {
+    active_[b.cidr] = b;
+    index(b);
+  }
+}
+
+}  // namespace xdpban

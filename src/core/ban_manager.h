@@ -1,0 +1,114 @@
+// ban_manager.h - the table of active bans: how long a ban lasts (bantime and
+// fail2ban's increment for repeat offenders), prolonging instead of duplicating,
+// the allow-list guard, and expiry. Writes through BanSink (the BPF maps) and
+// BanStore (SQLite); sees time only as arguments. Does not count failures
+// (FailureTracker) or know where a ban came from beyond its jail.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/cidr.h"
+#include "core/result.h"
+
+namespace xdpban {
+
+struct BanRecord {
+  Cidr cidr;
+  std::string jail;
+  int64_t start = 0;   // unix seconds
+  int64_t expiry = 0;  // unix seconds; 0 = permanent
+  int count = 1;       // bans of this address so far, this one included
+  uint8_t flags = 0;   // XDPBAN_BAN_*
+  int failures = 0;    // failures that led to it (0 for manual bans)
+};
+
+// Where bans are enforced (the BPF maps).
+class BanSink {
+ public:
+  virtual ~BanSink() = default;
+  virtual Status insert(const BanRecord& ban) = 0;  // insert or update
+  virtual Status erase(const Cidr& cidr) = 0;
+};
+
+// Where bans are remembered (survives reboots).
+class BanStore {
+ public:
+  virtual ~BanStore() = default;
+  virtual Status save_ban(const BanRecord& ban) = 0;  // insert or replace the active ban
+  virtual Status remove_ban(const Cidr& cidr) = 0;
+  virtual Status add_history(const BanRecord& ban) = 0;  // one more ban of ban.cidr in ban.jail
+};
+
+// bantime and its increment, with fail2ban's option names.
+struct BanTimePolicy {
+  int64_t bantime = 600;  // seconds; -1 = permanent
+  bool increment = false;
+  double factor = 1;
+  std::vector<double> multipliers;  // bantime.multipliers; empty = use the formula
+  enum class Formula { kDoubling, kExponential } formula = Formula::kDoubling;
+  int64_t maxtime = 0;  // 0 = no cap
+  int64_t rndtime = 0;  // up to this many random seconds added
+  bool overalljails = false;
+
+  // Parses a bantime.formula; only fail2ban's two documented formulas are known.
+  static Result<Formula> parse_formula(const std::string& text);
+  // Duration in seconds (-1 = permanent) for a ban after `previous` earlier bans;
+  // rnd01 in [0,1) feeds rndtime.
+  int64_t duration(int previous, double rnd01) const;
+};
+
+class BanManager {
+ public:
+  BanManager(BanSink& sink, BanStore* store) : sink_(sink), store_(store) {}
+
+  void set_policy(const std::string& jail, const BanTimePolicy& policy) { policies_[jail] = policy; }
+  // A predicate that vetoes bans (ignoreip, ignoreself, the allow list).
+  void set_guard(std::function<std::optional<std::string>(const std::string& jail, const Cidr&)> guard) {
+    guard_ = std::move(guard);
+  }
+
+  struct Outcome {
+    enum Kind { kBanned, kProlonged, kAlreadyBanned, kIgnored } kind = kBanned;
+    BanRecord ban;       // the ban as now in force (or as it was, for kAlreadyBanned)
+    std::string reason;  // kIgnored: why
+  };
+  // `duration` overrides the jail's policy (manual bans); -1 = permanent.
+  Result<Outcome> ban(const std::string& jail, const Cidr& cidr, int64_t now, int failures, uint8_t flags = 0,
+                      std::optional<int64_t> duration = std::nullopt, double rnd01 = 0);
+  // The ban removed, if there was one for exactly this cidr.
+  Result<std::optional<BanRecord>> unban(const Cidr& cidr);
+  // Removes every ban whose expiry has come; returns them.
+  std::vector<BanRecord> expire(int64_t now);
+  std::optional<int64_t> next_expiry() const;
+
+  // Start-up: bans and ban counts from the store (sink and store untouched).
+  void restore(const std::vector<BanRecord>& active,
+               const std::map<std::pair<std::string, Cidr>, int>& history);
+
+  const std::map<Cidr, BanRecord>& active() const { return active_; }
+  int previous_bans(const std::string& jail, const Cidr& cidr, bool overall) const;
+
+ private:
+  BanSink& sink_;
+  BanStore* store_;
+  std::map<std::string, BanTimePolicy> policies_;
+  std::function<std::optional<std::string>(const std::string&, const Cidr&)> guard_;
+  void index(const BanRecord& b) {
+    if (b.expiry) by_expiry_.insert({b.expiry, b.cidr});
+  }
+  void unindex(const BanRecord& b) {
+    if (b.expiry) by_expiry_.erase({b.expiry, b.cidr});
+  }
+
+  std::map<Cidr, BanRecord> active_;
+  std::set<std::pair<int64_t, Cidr>> by_expiry_;         // timed bans, soonest first
+  std::map<std::pair<std::string, Cidr>, int> history_;  // (jail, cidr) -> bans so far
+};
+
+}  // namespace xdpban

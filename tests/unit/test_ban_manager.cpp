@@ -1,0 +1,167 @@
+#include <gtest/gtest.h>
+
+#include "core/ban_manager.h"
+
+namespace xdpban {
+namespace {
+
+struct FakeSink : BanSink {
+  std::map<Cidr, BanRecord> maps;
+  int inserts = 0;
+  Status insert(const BanRecord& b) override {
+    maps[b.cidr] = b;
+    ++inserts;
+    return {};
+  }
+  Status erase(const Cidr& c) override {
+    maps.erase(c);
+    return {};
+  }
+};
+
+struct FakeStore : BanStore {
+  std::map<Cidr, BanRecord> bans;
+  int history = 0;
+  Status save_ban(const BanRecord& b) override {
+    bans[b.cidr] = b;
+    return {};
+  }
+  Status remove_ban(const Cidr& c) override {
+    bans.erase(c);
+    return {};
+  }
+  Status add_history(const BanRecord&) override {
+    ++history;
+    return {};
+  }
+};
+
+Cidr C(const char* s) { return *Cidr::parse(s); }
+constexpr int64_t T = 1700000000;
+
+TEST(BanTimePolicy, IncrementDoublesAndCaps) {
+  BanTimePolicy p;
+  p.bantime = 600;
+  EXPECT_EQ(p.duration(0, 0), 600);
+  EXPECT_EQ(p.duration(3, 0), 600) << "no increment unless enabled";
+  p.increment = true;
+  EXPECT_EQ(p.duration(0, 0), 600);
+  EXPECT_EQ(p.duration(1, 0), 1200);
+  EXPECT_EQ(p.duration(2, 0), 2400);
+  p.maxtime = 2000;
+  EXPECT_EQ(p.duration(2, 0), 2000);
+  p.maxtime = 0;
+  p.factor = 2;
+  EXPECT_EQ(p.duration(1, 0), 2400);
+  p.factor = 1;
+  p.multipliers = {1, 5, 30};
+  EXPECT_EQ(p.duration(1, 0), 3000);
+  EXPECT_EQ(p.duration(9, 0), 18000) << "past the list the last multiplier holds";
+  p.multipliers.clear();
+  p.rndtime = 100;
+  EXPECT_EQ(p.duration(1, 0.5), 1250);
+  p.bantime = -1;
+  EXPECT_EQ(p.duration(4, 0), -1);
+}
+
+TEST(BanTimePolicy, Formulas) {
+  EXPECT_EQ(*BanTimePolicy::parse_formula("ban.Time * (1<<(ban.Count if ban.Count<20 else 20)) * banFactor"),
+            BanTimePolicy::Formula::kDoubling);
+  EXPECT_EQ(*BanTimePolicy::parse_formula(
+                "ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)"),
+            BanTimePolicy::Formula::kExponential);
+  EXPECT_FALSE(BanTimePolicy::parse_formula("__import__('os').system('x')").ok());
+}
+
+TEST(BanManager, BanProlongExpire) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  BanTimePolicy p;
+  p.bantime = 600;
+  m.set_policy("sshd", p);
+  auto o = m.ban("sshd", C("198.51.100.1"), T, 5);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->kind, BanManager::Outcome::kBanned);
+  EXPECT_EQ(o->ban.expiry, T + 600);
+  EXPECT_EQ(sink.maps.count(C("198.51.100.1")), 1u);
+  EXPECT_EQ(store.bans.count(C("198.51.100.1")), 1u);
+
+  auto same = m.ban("sshd", C("198.51.100.1"), T + 1, 5, 0, 10);
+  EXPECT_EQ(same->kind, BanManager::Outcome::kAlreadyBanned) << "a shorter ban never shortens";
+  auto longer = m.ban("sshd", C("198.51.100.1"), T + 100, 5);
+  EXPECT_EQ(longer->kind, BanManager::Outcome::kProlonged);
+  EXPECT_EQ(longer->ban.expiry, T + 700);
+  EXPECT_EQ(sink.maps[C("198.51.100.1")].expiry, T + 700);
+  EXPECT_EQ(m.active().size(), 1u);
+
+  EXPECT_EQ(m.next_expiry(), T + 700);
+  EXPECT_TRUE(m.expire(T + 699).empty());
+  auto gone = m.expire(T + 700);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_TRUE(sink.maps.empty());
+  EXPECT_TRUE(store.bans.empty());
+  EXPECT_FALSE(m.next_expiry().has_value());
+}
+
+TEST(BanManager, RepeatOffenderGetsLongerBan) {
+  FakeSink sink;
+  BanManager m(sink, nullptr);
+  BanTimePolicy p;
+  p.bantime = 100;
+  p.increment = true;
+  m.set_policy("sshd", p);
+  auto a = C("203.0.113.9");
+  EXPECT_EQ(m.ban("sshd", a, T, 3)->ban.expiry, T + 100);
+  m.expire(T + 100);
+  auto second = m.ban("sshd", a, T + 200, 3);
+  EXPECT_EQ(second->ban.expiry, T + 200 + 200);
+  EXPECT_EQ(second->ban.count, 2);
+  m.expire(T + 400);
+  EXPECT_EQ(m.ban("sshd", a, T + 500, 3)->ban.expiry, T + 500 + 400);
+  // Another jail counts separately unless overalljails.
+  EXPECT_EQ(m.previous_bans("postfix", a, false), 0);
+  EXPECT_EQ(m.previous_bans("postfix", a, true), 3);
+}
+
+TEST(BanManager, GuardVetoes) {
+  FakeSink sink;
+  BanManager m(sink, nullptr);
+  m.set_guard([](const std::string&, const Cidr& c) -> std::optional<std::string> {
+    if (Cidr::parse("10.0.0.0/8")->contains(c)) return std::string("ignoreip 10.0.0.0/8");
+    return std::nullopt;
+  });
+  auto o = m.ban("sshd", C("10.1.2.3"), T, 5);
+  EXPECT_EQ(o->kind, BanManager::Outcome::kIgnored);
+  EXPECT_EQ(o->reason, "ignoreip 10.0.0.0/8");
+  EXPECT_TRUE(sink.maps.empty());
+}
+
+TEST(BanManager, PermanentAndManualUnban) {
+  FakeSink sink;
+  BanManager m(sink, nullptr);
+  auto o = m.ban("manual", C("192.0.2.0/24"), T, 0, 1, -1);
+  EXPECT_EQ(o->ban.expiry, 0);
+  EXPECT_TRUE(m.expire(T + 100000000).empty());
+  auto u = m.unban(C("192.0.2.0/24"));
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(u->has_value());
+  EXPECT_FALSE(m.unban(C("192.0.2.0/24"))->has_value());
+  EXPECT_TRUE(sink.maps.empty());
+}
+
+TEST(BanManager, RestoreKeepsCountsAndExpiries) {
+  FakeSink sink;
+  BanManager m(sink, nullptr);
+  BanTimePolicy p;
+  p.bantime = 100;
+  p.increment = true;
+  m.set_policy("sshd", p);
+  m.restore({BanRecord{C("198.51.100.5"), "sshd", T, T + 50, 1}}, {{{"sshd", C("198.51.100.5")}, 1}});
+  EXPECT_EQ(m.next_expiry(), T + 50);
+  m.expire(T + 50);
+  EXPECT_EQ(m.ban("sshd", C("198.51.100.5"), T + 60, 3)->ban.expiry, T + 60 + 200);
+}
+
+}  // namespace
+}  // namespace xdpban

@@ -4,6 +4,7 @@
 
 #include "bpf/datapath.h"
 #include "cli/commands.h"
+#include "cli/test_filter.h"
 #include "xdpban/abi.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
       "3 some named entries did not exist.\nRun 'xdpban COMMAND --help' for a command's options.");
   app.parse_complete_callback([&] { set_bpf_log_verbose(g.verbose); });
   add_datapath_commands(app, g);
+  add_test_filter_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

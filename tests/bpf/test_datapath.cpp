@@ -176,6 +176,8 @@ TEST_F(Datapath, VerdictTable) {
 }
 
 TEST_F(Datapath, UnbanAndExpiryTakeEffect) {
+  ban("198.51.100.70");
+  ban("203.0.113.0/25", 3600);
   ban("198.18.0.1", 3600);
   ban("198.18.1.0/24", 3600);
   EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.18.0.1")), XDP_DROP);
@@ -185,7 +187,7 @@ TEST_F(Datapath, UnbanAndExpiryTakeEffect) {
   EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.18.0.1")), XDP_PASS);
   EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.18.1.1")), XDP_PASS);
   ASSERT_TRUE(bl_->maintain(true).ok());  // rebuilt prefilters keep the remaining bans
-  EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.51.100.7")), XDP_DROP);
+  EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.51.100.70")), XDP_DROP);
   EXPECT_EQ(run(ipv4(eth({}, kEthIp), "203.0.113.1")), XDP_DROP);
 
   // An expiry one second out lapses in the program itself, with no userspace action.

@@ -1,0 +1,213 @@
+#include "io/state_store.h"
+
+namespace xdpban {
+
+namespace {
+constexpr int kSchemaVersion = 1;
+
+// Resets and clears a cached statement when it leaves scope.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt() {
+    if (s_) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
+  sqlite3_stmt* get() const { return s_; }
+  explicit operator bool() const { return s_ != nullptr; }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+std::string col_text(sqlite3_stmt* s, int i) {
+  auto* p = sqlite3_column_text(s, i);
+  return p ? reinterpret_cast<const char*>(p) : "";
+}
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return make_error(EIO, "cannot open database " + path + ": " + msg);
+  }
+  std::unique_ptr<StateStore> st(new StateStore(db));
+  sqlite3_busy_timeout(db, 2000);
+  auto s = st->exec(
+      "PRAGMA journal_mode=WAL;"
+      "PRAGMA synchronous=NORMAL;"
+      "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+      "CREATE TABLE IF NOT EXISTS bans(cidr TEXT PRIMARY KEY, jail TEXT NOT NULL, start INTEGER NOT NULL,"
+      " expiry INTEGER NOT NULL, count INTEGER NOT NULL, flags INTEGER NOT NULL, failures INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS ban_history(jail TEXT NOT NULL, cidr TEXT NOT NULL, count INTEGER NOT NULL,"
+      " last INTEGER NOT NULL, PRIMARY KEY(jail, cidr));"
+      "CREATE TABLE IF NOT EXISTS file_positions(path TEXT PRIMARY KEY, inode INTEGER NOT NULL,"
+      " offset INTEGER NOT NULL, first_hash INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS journal_cursors(source TEXT PRIMARY KEY, cursor TEXT NOT NULL);");
+  if (!s) return s.error().wrap(path);
+  // The schema version guards against a future, incompatible layout.
+  Stmt q(st->prepare("SELECT value FROM meta WHERE key='schema'"));
+  if (!q) return st->sql_error(path);
+  if (sqlite3_step(q.get()) == SQLITE_ROW) {
+    int v = std::stoi(col_text(q.get(), 0));
+    if (v > kSchemaVersion)
+      return make_error(EPROTO, path + " has schema version " + std::to_string(v) +
+                                    ", newer than this xdpban (" + std::to_string(kSchemaVersion) + ")");
+  } else if (auto w = st->exec("INSERT INTO meta(key, value) VALUES('schema', '1')"); !w) {
+    return w.error().wrap(path);
+  }
+  return st;
+}
+
+StateStore::~StateStore() {
+  for (auto& [k, s] : stmts_) sqlite3_finalize(s);
+  sqlite3_close(db_);
+}
+
+Error StateStore::sql_error(const std::string& what) const {
+  return make_error(EIO, what + ": " + sqlite3_errmsg(db_));
+}
+
+Status StateStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    return make_error(EIO, "database: " + m);
+  }
+  return {};
+}
+
+sqlite3_stmt* StateStore::prepare(const char* sql) {
+  auto it = stmts_.find(sql);
+  if (it != stmts_.end()) return it->second;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) return nullptr;
+  stmts_[sql] = s;
+  return s;
+}
+
+Status StateStore::begin() { return exec("BEGIN"); }
+Status StateStore::commit() { return exec("COMMIT"); }
+
+Status StateStore::save_ban(const BanRecord& b) {
+  Stmt s(
+      prepare("INSERT OR REPLACE INTO bans(cidr, jail, start, expiry, count, flags, failures) "
+              "VALUES(?,?,?,?,?,?,?)"));
+  if (!s) return sql_error("saving a ban");
+  bind_text(s.get(), 1, b.cidr.str());
+  bind_text(s.get(), 2, b.jail);
+  sqlite3_bind_int64(s.get(), 3, b.start);
+  sqlite3_bind_int64(s.get(), 4, b.expiry);
+  sqlite3_bind_int(s.get(), 5, b.count);
+  sqlite3_bind_int(s.get(), 6, b.flags);
+  sqlite3_bind_int(s.get(), 7, b.failures);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving ban " + b.cidr.str());
+  return {};
+}
+
+Status StateStore::remove_ban(const Cidr& cidr) {
+  Stmt s(prepare("DELETE FROM bans WHERE cidr=?"));
+  if (!s) return sql_error("removing a ban");
+  bind_text(s.get(), 1, cidr.str());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("removing ban " + cidr.str());
+  return {};
+}
+
+Status StateStore::add_history(const BanRecord& b) {
+  Stmt s(
+      prepare("INSERT INTO ban_history(jail, cidr, count, last) VALUES(?,?,1,?)"
+              " ON CONFLICT(jail, cidr) DO UPDATE SET count=count+1, last=excluded.last"));
+  if (!s) return sql_error("recording ban history");
+  bind_text(s.get(), 1, b.jail);
+  bind_text(s.get(), 2, b.cidr.str());
+  sqlite3_bind_int64(s.get(), 3, b.start);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("recording history of " + b.cidr.str());
+  return {};
+}
+
+Result<std::vector<BanRecord>> StateStore::load_bans() {
+  std::vector<BanRecord> out;
+  Stmt s(prepare("SELECT cidr, jail, start, expiry, count, flags, failures FROM bans"));
+  if (!s) return sql_error("loading bans");
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    auto c = Cidr::parse(col_text(s.get(), 0));
+    if (!c) continue;  // written by us, so this is damage: skip the row, keep the rest
+    out.push_back(BanRecord{*c, col_text(s.get(), 1), sqlite3_column_int64(s.get(), 2),
+                            sqlite3_column_int64(s.get(), 3), sqlite3_column_int(s.get(), 4),
+                            static_cast<uint8_t>(sqlite3_column_int(s.get(), 5)),
+                            sqlite3_column_int(s.get(), 6)});
+  }
+  if (rc != SQLITE_DONE) return sql_error("loading bans");
+  return out;
+}
+
+Result<std::map<std::pair<std::string, Cidr>, int>> StateStore::load_history() {
+  std::map<std::pair<std::string, Cidr>, int> out;
+  Stmt s(prepare("SELECT jail, cidr, count FROM ban_history"));
+  if (!s) return sql_error("loading ban history");
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    auto c = Cidr::parse(col_text(s.get(), 1));
+    if (c) out[{col_text(s.get(), 0), *c}] = sqlite3_column_int(s.get(), 2);
+  }
+  if (rc != SQLITE_DONE) return sql_error("loading ban history");
+  return out;
+}
+
+Status StateStore::purge_history(int64_t now, int64_t age_s) {
+  Stmt s(prepare("DELETE FROM ban_history WHERE last < ?"));
+  if (!s) return sql_error("purging history");
+  sqlite3_bind_int64(s.get(), 1, now - age_s);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("purging history");
+  return {};
+}
+
+Status StateStore::save_position(const std::string& path, const FilePosition& p) {
+  Stmt s(prepare("INSERT OR REPLACE INTO file_positions(path, inode, offset, first_hash) VALUES(?,?,?,?)"));
+  if (!s) return sql_error("saving a file position");
+  bind_text(s.get(), 1, path);
+  sqlite3_bind_int64(s.get(), 2, static_cast<int64_t>(p.inode));
+  sqlite3_bind_int64(s.get(), 3, static_cast<int64_t>(p.offset));
+  sqlite3_bind_int64(s.get(), 4, static_cast<int64_t>(p.first_line_hash));
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving position of " + path);
+  return {};
+}
+
+Result<std::optional<FilePosition>> StateStore::load_position(const std::string& path) {
+  Stmt s(prepare("SELECT inode, offset, first_hash FROM file_positions WHERE path=?"));
+  if (!s) return sql_error("loading a file position");
+  bind_text(s.get(), 1, path);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::optional<FilePosition>{};
+  return std::optional<FilePosition>{FilePosition{static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)),
+                                                  static_cast<uint64_t>(sqlite3_column_int64(s.get(), 1)),
+                                                  static_cast<uint64_t>(sqlite3_column_int64(s.get(), 2))}};
+}
+
+Status StateStore::save_cursor(const std::string& source, const std::string& cursor) {
+  Stmt s(prepare("INSERT OR REPLACE INTO journal_cursors(source, cursor) VALUES(?,?)"));
+  if (!s) return sql_error("saving a journal cursor");
+  bind_text(s.get(), 1, source);
+  bind_text(s.get(), 2, cursor);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving cursor of " + source);
+  return {};
+}
+
+Result<std::optional<std::string>> StateStore::load_cursor(const std::string& source) {
+  Stmt s(prepare("SELECT cursor FROM journal_cursors WHERE source=?"));
+  if (!s) return sql_error("loading a journal cursor");
+  bind_text(s.get(), 1, source);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::optional<std::string>{};
+  return std::optional<std::string>{col_text(s.get(), 0)};
+}
+
+}  // namespace xdpban

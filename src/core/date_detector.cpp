@@ -1,5 +1,6 @@
 #include "core/date_detector.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -195,7 +196,13 @@ class DateTemplate {
   int flags = 0;
   int group = 1;
   bool long_epoch = false;
-  std::map<char, int> fields;  // strptime letter -> group number
+  std::array<int, 128> fields = make_fields();  // strptime letter -> group number, -1 if absent
+
+  static std::array<int, 128> make_fields() {
+    std::array<int, 128> f;
+    f.fill(-1);
+    return f;
+  }
 
   static Result<std::shared_ptr<DateTemplate>> from_regex(std::string regex, WordBegin wb, bool word_end,
                                                           Kind kind);
@@ -275,7 +282,8 @@ Result<std::shared_ptr<DateTemplate>> DateTemplate::from_regex(std::string regex
   t->re = std::move(*re);
   t->flags = flags;
   for (const auto& [n, num] : t->re.names())
-    if (n.size() == 1) t->fields[n[0]] = num;
+    if (n.size() == 1 && static_cast<unsigned char>(n[0]) < 128)
+      t->fields[static_cast<unsigned char>(n[0])] = num;
   return t;
 }
 
@@ -371,14 +379,14 @@ namespace {
 
 // Seconds of a broken-down time read as UTC (a "naive" datetime as a number).
 int64_t naive_seconds(int year, int month, int day, int hour, int minute, int second) {
-  struct tm t {};
-  t.tm_year = year - 1900;
-  t.tm_mon = month - 1;
-  t.tm_mday = day;
-  t.tm_hour = hour;
-  t.tm_min = minute;
-  t.tm_sec = second;
-  return timegm(&t);
+  // Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm).
+  int y = year - (month <= 2 ? 1 : 0);
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int yoe = static_cast<int>(y - era * 400);
+  int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  return days * 86400 + hour * 3600 + minute * 60 + second;
 }
 
 // Local wall-clock seconds -> unix time, as mktime does; cached per hour.
@@ -398,11 +406,26 @@ int64_t local_to_unix(int64_t naive) {
   return naive - cached_offset;
 }
 
-int64_t unix_to_local_naive(double now) {
-  time_t tt = static_cast<time_t>(now);
-  struct tm t;
-  localtime_r(&tt, &t);
-  return timegm(&t);
+// The local calendar view of "now", cached: lines of one batch share it.
+struct LocalNow {
+  int64_t naive = 0;
+  int year = 0, month = 0, day = 0;
+};
+
+const LocalNow& local_now(double now) {
+  thread_local double cached = -1;
+  thread_local LocalNow view;
+  if (now != cached) {
+    time_t tt = static_cast<time_t>(now);
+    struct tm t;
+    localtime_r(&tt, &t);
+    view.year = t.tm_year + 1900;
+    view.month = t.tm_mon + 1;
+    view.day = t.tm_mday;
+    view.naive = timegm(&t);
+    cached = now;
+  }
+  return view;
 }
 
 int month_index(std::string_view name, bool full) {
@@ -434,9 +457,9 @@ std::optional<double> DateTemplate::time_of(const MatchData& md, double now,
     return static_cast<double>(std::stoll(v.substr(2, 15), nullptr, 16));
   }
   auto get = [&](char c) -> std::optional<std::string_view> {
-    auto it = fields.find(c);
-    if (it == fields.end() || !md.has(it->second)) return std::nullopt;
-    return md.group(it->second);
+    int g = fields[static_cast<unsigned char>(c)];
+    if (g < 0 || !md.has(g)) return std::nullopt;
+    return md.group(g);
   };
   std::optional<int> year, month, day, tz;
   int hour = 0, minute = 0, second = 0;
@@ -472,18 +495,10 @@ std::optional<double> DateTemplate::time_of(const MatchData& md, double now,
       }
     }
   }
-  int64_t now_naive = 0;
-  bool have_now = false;
-  auto now_local = [&] {
-    if (!have_now) now_naive = unix_to_local_naive(now), have_now = true;
-    return now_naive;
-  };
+  auto now_local = [&] { return local_now(now).naive; };
   bool assume_year = false, assume_today = false;
   if (!year) {
-    time_t tt = static_cast<time_t>(now);
-    struct tm t;
-    localtime_r(&tt, &t);
-    year = t.tm_year + 1900;
+    year = local_now(now).year;
     assume_year = true;
   }
   if (auto j = get('j'); j && (!month || !day)) {
@@ -496,11 +511,8 @@ std::optional<double> DateTemplate::time_of(const MatchData& md, double now,
     day = t.tm_mday;
   }
   if (!month && !day) {
-    time_t tt = static_cast<time_t>(now);
-    struct tm t;
-    localtime_r(&tt, &t);
-    month = t.tm_mon + 1;
-    day = t.tm_mday;
+    month = local_now(now).month;
+    day = local_now(now).day;
     assume_today = true;
   }
   if (!month || !day || *month < 1 || *month > 12 || *day < 1 || *day > 31 || hour > 23 || minute > 59 ||

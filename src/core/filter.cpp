@@ -139,6 +139,10 @@ struct CompiledRegex {
   std::vector<int> skiplines;
   bool has_id_group = false;
   std::vector<TupleLine> matched, unmatched;
+  const std::vector<TupleLine>* single = nullptr;  // set when the whole (one-line) buffer matched
+
+  // The matched lines (fail2ban's getMatchedTupleLines).
+  const std::vector<TupleLine>& matched_tuple_lines() const { return single ? *single : matched; }
 
   explicit CompiledRegex(Regex r) : re(std::move(r)), md(re) {
     for (const auto& [name, num] : re.names()) {
@@ -163,11 +167,12 @@ struct CompiledRegex {
 
   // fail2ban's Regex.search: match `buf`, then split `lines` into matched/unmatched.
   bool search(const std::string& buf, const std::vector<TupleLine>& lines) {
+    single = nullptr;
+    if (!re.search(buf, md)) return false;
     matched.clear();
     unmatched.clear();
-    if (!re.search(buf, md)) return false;
     if (lines.size() <= 1) {
-      matched = lines;
+      single = &lines;
       return true;
     }
     size_t ms = md.start(0), me = md.end(0);
@@ -239,10 +244,20 @@ struct CompiledRegex {
 
   std::vector<std::string> matched_lines() const {
     std::vector<std::string> out;
-    for (const auto& l : matched) out.push_back(l.pre + l.date + l.post);
+    for (const auto& l : matched_tuple_lines()) out.push_back(l.pre + l.date + l.post);
     return out;
   }
 };
+
+void buffer_text_into(const std::vector<TupleLine>& lines, std::string& buf) {
+  buf.clear();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i) buf += '\n';
+    buf += lines[i].pre;
+    buf += lines[i].post;
+  }
+  buf += '\n';
+}
 
 std::string buffer_text(const std::vector<TupleLine>& lines) {
   std::string buf;
@@ -283,6 +298,9 @@ struct Filter::Impl {
   std::string last_time_text;
   std::map<std::string, MlfidEntry> mlfid;
   std::list<std::string> mlfid_order;  // oldest first
+  int prefregex_content_ = -1;
+  std::vector<TupleLine> org_;  // the lines of this match attempt, as read
+  std::string org_buf_, cur_buf_;
 
   std::optional<int> ignore_line(const std::string& buf, const std::vector<TupleLine>& org,
                                  CompiledRegex* fail_regex) {
@@ -291,7 +309,7 @@ struct Filter::Impl {
     std::string local_buf;
     std::vector<TupleLine> local_org;
     if (fail_regex && max_lines > 1) {
-      local_org = fail_regex->matched;
+      local_org = fail_regex->matched_tuple_lines();
       local_buf = buffer_text(local_org);
       b = &local_buf;
       o = &local_org;
@@ -398,42 +416,44 @@ struct Filter::Impl {
       line_buffer.push_back(std::move(tuple_line));
       if (line_buffer.size() > max_lines)
         line_buffer.erase(line_buffer.begin(), line_buffer.end() - max_lines);
+      org_ = line_buffer;
     } else {
-      line_buffer.clear();
-      line_buffer.push_back(std::move(tuple_line));
+      org_.resize(1);
+      org_[0] = std::move(tuple_line);
     }
-    const std::vector<TupleLine> org = line_buffer;
-    std::string buf = buffer_text(org);
+    const std::vector<TupleLine>& org = org_;
+    buffer_text_into(org, org_buf_);
+    const std::string* buf = &org_buf_;
     bool buf_valid = true;
     if (!ignoreregex.empty() && ignoreregex.size() + 2 < failregex.size()) {
-      if (ignore_line(buf, org, nullptr)) {
+      if (ignore_line(*buf, org, nullptr)) {
         result.ignored = true;
         return result;
       }
     }
-    Groups pre_groups;
+    std::optional<Groups> pre_groups;
     if (prefregex) {
-      if (!prefregex->search(buf, org)) return result;
-      pre_groups = prefregex->groups();
-      auto content = pre_groups.find("content");
-      if (content != pre_groups.end()) {
-        auto repl = content->second;
-        pre_groups.erase(content);
-        if (truthy(repl)) {
-          line_buffer = {TupleLine{"", "", *repl}};
-          buf_valid = false;
-        }
+      if (!prefregex->search(*buf, org)) return result;
+      if (prefregex_content_ >= 0 && prefregex->md.has(prefregex_content_) &&
+          prefregex->md.end(prefregex_content_) > prefregex->md.start(prefregex_content_)) {
+        line_buffer.assign(1, TupleLine{"", "", std::string(prefregex->md.group(prefregex_content_))});
+        buf_valid = false;
       }
     }
     for (size_t idx = 0; idx < failregex.size(); ++idx) {
       CompiledRegex& re = *failregex[idx];
       if (!buf_valid) {
-        buf = buffer_text(line_buffer);
+        buffer_text_into(line_buffer, cur_buf_);
+        buf = &cur_buf_;
         buf_valid = true;
       }
-      if (!re.search(buf, org)) continue;
+      if (!re.search(*buf, org)) continue;
+      if (prefregex && !pre_groups) {
+        pre_groups = prefregex->groups();
+        pre_groups->erase("content");
+      }
       Groups groups = re.groups();
-      if (!ignoreregex.empty() && ignore_line(buf, org, &re)) {
+      if (!ignoreregex.empty() && ignore_line(*buf, org, &re)) {
         result.ignored = true;
         buf_valid = false;
         if (!options.check_all_regex) break;
@@ -444,8 +464,8 @@ struct Filter::Impl {
         buf_valid = false;
       }
       auto fail = std::make_shared<FailState>();
-      if (!pre_groups.empty()) {
-        fail->g = pre_groups;
+      if (pre_groups && !pre_groups->empty()) {
+        fail->g = *pre_groups;
         for (const auto& [k, v] : groups) fail->g[k] = v;
       } else {
         fail->g = std::move(groups);
@@ -541,6 +561,7 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
     auto re = compile_filter_regex(*def.prefregex, def.usedns, false, def.source + ": prefregex");
     if (!re) return re.error();
     impl.prefregex = std::move(*re);
+    impl.prefregex_content_ = impl.prefregex->re.group_index("content");
   }
   if (def.failregex.empty()) return invalid(def.source + ": no failregex");
   for (size_t i = 0; i < def.failregex.size(); ++i) {

@@ -20,6 +20,7 @@ const volatile __u32 bench_hosts = 0;  /* host indexes [0, bench_hosts) are bann
 const volatile __u32 bench_nets = 0;   /* network indexes [0, bench_nets) are banned */
 const volatile __u32 bench_plen4 = 24; /* prefix length of the IPv4 networks */
 const volatile __u32 bench_plen6 = 64; /* prefix length of the IPv6 networks (<= 64) */
+const volatile __u32 bench_span = 1;   /* bench_part_span: slots of xdpban_hosts4 it touches (power of two) */
 
 enum bench_kind {
 	BENCH_MISS = 0, /* a host index >= bench_hosts: not banned as a host */
@@ -32,7 +33,8 @@ enum bench_counter {
 	BENCH_CNT_DROP = 1,
 	BENCH_CNT_PASS = 2,
 	BENCH_CNT_PARSE = 3,
-	BENCH_CNT_MAX = 4,
+	BENCH_CNT_PART = 4,
+	BENCH_CNT_MAX = 8,
 };
 
 struct {
@@ -160,13 +162,15 @@ int bench_net(struct xdp_md *ctx)
 
 /* Components of the IPv4 hit path, each alone on a banned source (floor +
  * one piece), to attribute the classifier's cost: the Bloom word, the host
- * table probe, the allow-trie lookup, the clock read an expiring ban needs. */
+ * table probe, the allow-trie lookup, the clock read an expiring ban needs.
+ * They drop, so the live run can use them as receivers too. */
 enum bench_part {
 	BENCH_PART_BLOOM = 0,
 	BENCH_PART_TABLE = 1,
 	BENCH_PART_ALLOW = 2,
 	BENCH_PART_CLOCK = 3,
 	BENCH_PART_COARSE = 4, /* not used by the classifier: the cheaper clock, for comparison */
+	BENCH_PART_SPAN = 5,   /* one slot read within the first bench_span slots: a smaller table's cost */
 };
 
 static __always_inline int bench_part(struct xdp_md *ctx, int part)
@@ -193,11 +197,17 @@ static __always_inline int bench_part(struct xdp_md *ctx, int part)
 		st->passed += xdpban_host4_lookup(ip->saddr, h, &now, st);
 	else if (part == BENCH_PART_ALLOW)
 		st->passed += xdpban_allowed4((const __u8 *)&ip->saddr);
-	else if (part == BENCH_PART_CLOCK)
+	else if (part == BENCH_PART_SPAN) {
+		__u32 idx = (__u32)h & (bench_span - 1);
+		struct xdpban_host4 *slot = bpf_map_lookup_elem(&xdpban_hosts4, &idx);
+
+		st->passed += slot && *(__u32 *)slot->addr == ip->saddr;
+	} else if (part == BENCH_PART_CLOCK)
 		st->passed += bpf_ktime_get_boot_ns() & 1;
 	else
 		st->passed += bpf_ktime_get_coarse_ns() & 1;
-	return XDP_PASS;
+	bench_count(BENCH_CNT_PART);
+	return XDP_DROP; /* so they also serve as live receivers */
 }
 
 SEC("xdp")
@@ -228,6 +238,12 @@ SEC("xdp")
 int bench_part_coarse(struct xdp_md *ctx)
 {
 	return bench_part(ctx, BENCH_PART_COARSE);
+}
+
+SEC("xdp")
+int bench_part_span(struct xdp_md *ctx)
+{
+	return bench_part(ctx, BENCH_PART_SPAN);
 }
 
 /* Live-frames generator: a random banned IPv4 host as source, a valid header

@@ -366,6 +366,36 @@ int cmd_classify(const ClassifyOptions& co, bool quick) {
   return 0;
 }
 
+// What a smaller host table would cost: one random slot read within the first
+// span MiB of the (1M-capacity) IPv4 table, next to the floor.
+int cmd_span(const ClassifyOptions& co) {
+  std::printf(
+      "\n== host table footprint: ns above the floor for one random slot read within the first N MiB of\n"
+      "   xdpban_hosts4 (BPF_PROG_TEST_RUN, median of %d rounds); the table at 1M/family is 32 MiB\n",
+      co.rounds);
+  PinDir dir(default_pin_dir("-s"));
+  DatapathOptions dopts;
+  dopts.pin_dir = dir.path();
+  dopts.capacity = kMillion;
+  check(LoadedProgram::load(dopts), "load production program");
+  auto frame = test_frame(Family::V4);
+  for (uint32_t mib_span : {32u, 16u, 8u, 4u, 2u, 1u}) {
+    uint32_t slots = mib_span * (1u << 20) / sizeof(xdpban_host4);
+    auto bp = check(BenchProgram::load(dir.path(), BenchConfig{kMillion, 0, 24, 64, slots}), "load bench");
+    std::vector<double> f, p;
+    int ffd = bpf_program__fd(bp->skel()->progs.bench_floor);
+    int pfd = bpf_program__fd(bp->skel()->progs.bench_part_span);
+    test_run_ns(pfd, frame, co.repeat / 4);
+    for (int r = 0; r < co.rounds; ++r) {
+      f.push_back(test_run_ns(ffd, frame, co.repeat));
+      p.push_back(test_run_ns(pfd, frame, co.repeat));
+    }
+    std::printf("  %2u MiB: floor %5.1f  slot read %+6.1f ns\n", mib_span, median(f), median(p) - median(f));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- insertion and memory
 
 uint64_t pinned_memlock(const std::string& dir) {
@@ -425,6 +455,10 @@ void batch_compare(const char* label, bpf_map_type type, uint32_t flags, uint32_
   MemInfo m1 = MemInfo::read();
   std::printf("  %-44s %6.3f s (%s)\n", label, t, how);
   print_mem("    kernel memory", m1 - m0, fdinfo_memlock(fd.get()), n);
+  // Trie nodes are freed after an RCU grace period: wait for them so the next
+  // reading does not see this map going away.
+  fd.reset();
+  for (int i = 0; i < 30 && MemInfo::read().total() > m0.total() + (8 << 20); ++i) settle();
 }
 
 int cmd_insert(bool compare) {
@@ -544,6 +578,7 @@ struct LiveOptions {
   uint32_t bans = kMillion;
   double seconds = 2.0;
   std::string receivers = "drop,xdpban,drop,xdpban,drop,xdpban";
+  uint32_t span_mib = 32;  // part-span receiver
 };
 
 int cmd_live(const LiveOptions& lo) {
@@ -555,7 +590,9 @@ int cmd_live(const LiveOptions& lo) {
   check(LoadedProgram::load(dopts), "load production program");
   auto bl = check(Blocklist::open(dir.path(), Blocklist::Access::kWrite), "open blocklist");
   Populated p = populate(*bl, Family::V4, lo.bans, 0, 24, 64);
-  auto bp = check(BenchProgram::load(dir.path(), BenchConfig{lo.bans, 0, 24, 64}), "load bench program");
+  uint32_t span = lo.span_mib * (1u << 20) / sizeof(xdpban_host4);
+  auto bp =
+      check(BenchProgram::load(dir.path(), BenchConfig{lo.bans, 0, 24, 64, span}), "load bench program");
   auto* s = bp->skel();
 
   rx.enter();
@@ -583,17 +620,25 @@ int cmd_live(const LiveOptions& lo) {
       auto a = check(attach(dopts, lo.rx_if, AttachMode::kNative), "attach xdpban");
       how = a.mode + (a.dispatcher ? ", libxdp dispatcher" : ", program alone");
     } else {
-      int fd = recv == "drop"    ? bpf_program__fd(s->progs.bench_drop)
-               : recv == "pass"  ? bpf_program__fd(s->progs.bench_pass)
-               : recv == "parse" ? bpf_program__fd(s->progs.bench_parse_drop)
-                                 : -1;
-      if (fd < 0) die("unknown receiver '" + recv + "' (xdpban, drop, parse, pass)");
+      const std::map<std::string, struct bpf_program*> progs = {{"drop", s->progs.bench_drop},
+                                                                {"parse", s->progs.bench_parse_drop},
+                                                                {"pass", s->progs.bench_pass},
+                                                                {"part-bloom", s->progs.bench_part_bloom},
+                                                                {"part-table", s->progs.bench_part_table},
+                                                                {"part-allow", s->progs.bench_part_allow},
+                                                                {"part-clock", s->progs.bench_part_clock},
+                                                                {"part-coarse", s->progs.bench_part_coarse},
+                                                                {"part-span", s->progs.bench_part_span}};
+      auto it = progs.find(recv);
+      if (it == progs.end()) die("unknown receiver '" + recv + "' (xdpban, drop, parse, pass, part-*)");
+      int fd = bpf_program__fd(it->second);
       if (bpf_xdp_attach(rx_idx, fd, XDP_FLAGS_DRV_MODE, nullptr) != 0)
         die("attach " + recv + ": " + strerror(errno));
       how = "native";
     }
     auto count = [&]() -> uint64_t {
       if (recv == "xdpban") return read_stats(dir.path()).dropped_v4;
+      if (recv.rfind("part-", 0) == 0) return bp->counter(4);
       return bp->counter(recv == "drop" ? 1 : recv == "pass" ? 2 : 3);
     };
     tx.enter();
@@ -681,6 +726,9 @@ int main(int argc, char** argv) {
     c->add_option("--rounds", co.rounds, "interleaved rounds (median reported)");
     c->add_flag("--quick", quick, "only 0 bans and the 1M + 10k networks scenarios");
   }
+  auto* span = app.add_subcommand("span", "cost of one host table read vs the table's footprint");
+  span->add_option("--repeat", co.repeat, "BPF_PROG_TEST_RUN repeat per measurement");
+  span->add_option("--rounds", co.rounds, "interleaved rounds (median reported)");
   auto* insert = app.add_subcommand("insert", "insertion time and kernel memory at 1M bans");
   insert->add_flag("!--no-compare", compare, "skip the plain hash / LPM batch comparison");
   LiveOptions lo;
@@ -692,8 +740,11 @@ int main(int argc, char** argv) {
   live->add_option("--pin-dir", lo.pin_dir, "bpffs pin directory (removed at exit)");
   live->add_option("--bans", lo.bans, "banned IPv4 hosts (the generator's sources)");
   live->add_option("--seconds", lo.seconds, "seconds per receiver run");
+  live->add_option("--span-mib", lo.span_mib,
+                   "part-span: MiB of the IPv4 host table it reads (power of two)");
   live->add_option("--receivers", lo.receivers,
-                   "comma list of xdpban, drop (XDP_DROP + counter), parse (parse, read source, drop), pass");
+                   "comma list of xdpban, drop (XDP_DROP + counter), parse (parse, read source, drop), pass, "
+                   "part-bloom|table|allow|clock|coarse|span (one piece of the hit path, then drop)");
   uint32_t count = kMillion;
   std::string format;
   auto* addrs = app.add_subcommand("addrs", "print the banned hosts as an nft -f or ipset restore script");
@@ -707,6 +758,7 @@ int main(int argc, char** argv) {
   if (!addrs->parsed()) xdpban::set_bpf_log_verbose(false);
   if (classify->parsed()) return cmd_classify(co, quick);
   if (insert->parsed()) return cmd_insert(compare);
+  if (span->parsed()) return cmd_span(co);
   if (live->parsed()) return cmd_live(lo);
   if (addrs->parsed()) return cmd_addrs(count, format);
   cmd_classify(co, quick);

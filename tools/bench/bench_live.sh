@@ -4,7 +4,9 @@
 # ipset at the same ban count. Creates two throwaway namespaces and a veth pair
 # named xbb-*, and always removes them (and its bpffs pins) on exit.
 # Usage: sudo tools/bench/bench_live.sh [--bench PATH] [--bans N] [--seconds S]
-#        [--cpu C] [--rounds R] [--no-netfilter] [--permanent]
+#        [--cpu C] [--rounds R] [--no-netfilter] [--permanent] [--receivers LIST] [--span-mib N]
+# --receivers: the first run's receivers (bench_datapath live --help), e.g.
+#   drop,parse,part-bloom,part-table,part-clock,xdpban to take the hit path apart.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +17,8 @@ cpu=1
 rounds=3
 netfilter=1
 global=()
+main_receivers=
+global_live=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=$2; shift 2 ;;
@@ -24,7 +28,9 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --no-netfilter) netfilter=0; shift ;;
     --permanent) global+=(--permanent); shift ;;
-    *) echo "usage: $0 [--bench PATH] [--bans N] [--seconds S] [--cpu C] [--rounds R] [--no-netfilter] [--permanent]" >&2; exit 2 ;;
+    --receivers) main_receivers=$2; shift 2 ;;
+    --span-mib) global_live=(--span-mib "$2"); shift 2 ;;
+    *) echo "usage: $0 [--bench PATH] [--bans N] [--seconds S] [--cpu C] [--rounds R] [--no-netfilter] [--permanent] [--receivers LIST] [--span-mib N]" >&2; exit 2 ;;
   esac
 done
 [ -x "$bench" ] || { echo "bench_live.sh: no $bench (ninja -C build-bench bench_datapath)" >&2; exit 1; }
@@ -62,10 +68,10 @@ inrx ip link set lo up
 
 live() {
   taskset -c "$cpu" "$bench" "${global[@]}" live --tx-ns "$txns" --tx-if "$txif" --rx-ns "$rxns" --rx-if "$rxif" \
-    --pin-dir "$pins" --bans "$bans" --seconds "$seconds" "$@"
+    --pin-dir "$pins" --bans "$bans" --seconds "$seconds" "${global_live[@]}" "$@"
 }
 
-receivers=$(for _ in $(seq "$rounds"); do printf 'drop,parse,xdpban,'; done)
+receivers=$(for _ in $(seq "$rounds"); do printf '%s,' "${main_receivers:-drop,parse,xdpban}"; done)
 live --receivers "${receivers%,}"
 
 if [ "$netfilter" = 1 ]; then

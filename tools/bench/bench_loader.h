@@ -21,6 +21,7 @@ struct BenchConfig {
   uint32_t nets = 0;   // network indexes [0, nets) are banned
   uint32_t plen4 = 24;
   uint32_t plen6 = 64;
+  uint32_t span = 1;  // bench_part_span: host4 slots touched (power of two)
 };
 
 class BenchProgram {

@@ -286,7 +286,7 @@ class Runner {
       for (const auto& [k, v] : flt_opts.items()) args[k] = json_str(v);
       std::shared_ptr<Filter> filter;
       std::string error;
-      auto def = xdpban::load_filter_definition(basedir + "/filter.d/" + name + ".conf", args, files_);
+      auto def = xdpban::load_filter_definition(basedir + "/" + name + ".conf", args, files_);
       if (!def) {
         error = def.error().message;
       } else {
@@ -355,69 +355,8 @@ class Runner {
   bool have_tests_ = false;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string root, ratchet_file;
-  bool verbose = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--root" && i + 1 < argc)
-      root = argv[++i];
-    else if (a == "--ratchet" && i + 1 < argc)
-      ratchet_file = argv[++i];
-    else if (a == "-v")
-      verbose = true;
-    else {
-      std::cerr << "usage: compat_runner --root EXTRACTED_FAIL2BAN_DEB [--ratchet FILE] [-v]\n";
-      return 2;
-    }
-  }
-  if (root.empty()) {
-    std::cerr << "compat_runner: --root is required\n";
-    return 2;
-  }
-  setenv("TZ", kTestTz, 1);
-  tzset();
-  const std::string pkg = root + "/usr/lib/python3/dist-packages/fail2ban";
-  const std::string logs = pkg + "/tests/files/logs";
-  const std::string config = root + "/etc/fail2ban";
-  const std::string test_config = pkg + "/tests/config";
-  if (!exists(logs) || !exists(config + "/filter.d")) {
-    std::cerr << "compat_runner: no fail2ban sample logs/filters under " << root << "\n";
-    return 2;
-  }
-  // Every annotated line in the sample logs, the denominator.
-  std::set<LineKey> annotated;
-  for (const auto& f : list_dir(logs)) {
-    std::ifstream in(logs + "/" + f);
-    std::string l;
-    int n = 0;
-    while (std::getline(in, l)) {
-      ++n;
-      size_t p = 0;
-      while (p < l.size() && l[p] == '#') ++p;
-      if (p && p < l.size() && l[p] == ' ') ++p;
-      if (p && l.compare(p, 9, "failJSON:") == 0) annotated.insert({f, n});
-    }
-  }
-  Report report;
-  AliasFileSource files;
-  files.aliases["/config/filter.d/common.conf"] = config + "/filter.d/common.conf";
-  Runner runner(logs, report, files);
-  std::vector<std::pair<std::string, std::string>> tests;
-  for (const auto& f : list_dir(config + "/filter.d")) {
-    if (f.size() > 5 && f.compare(f.size() - 5, 5, ".conf") == 0 &&
-        f.find("common.conf") == std::string::npos && f[0] != '.')
-      tests.emplace_back(f.substr(0, f.size() - 5), config);
-  }
-  for (const auto& f : list_dir(test_config + "/filter.d"))
-    if (f.rfind("zzz-", 0) == 0 && f.size() > 5 && f.compare(f.size() - 5, 5, ".conf") == 0)
-      tests.emplace_back(f.substr(0, f.size() - 5), test_config);
-  for (const auto& [name, basedir] : tests) {
-    if (!exists(logs + "/" + name)) continue;
-    runner.run_test(name, basedir);
-  }
+// Prints the per-filter report; returns the number of annotated lines that agree.
+int print_report(Report& report, const std::set<LineKey>& annotated, bool verbose) {
   int agree = 0, never = 0;
   for (const auto& k : annotated) {
     if (!report.evaluated.count(k)) {
@@ -443,6 +382,110 @@ int main(int argc, char** argv) {
   if (!report.unannotated.empty())
     std::cout << report.unannotated.size() << " unannotated line(s) matched although they must not\n";
   std::cout << agree << "/" << annotated.size() << " annotated lines agree\n";
+  return agree;
+}
+
+std::set<LineKey> annotated_lines(const std::string& logs) {
+  std::set<LineKey> annotated;
+  for (const auto& f : list_dir(logs)) {
+    std::ifstream in(logs + "/" + f);
+    std::string l;
+    int n = 0;
+    while (std::getline(in, l)) {
+      ++n;
+      size_t p = 0;
+      while (p < l.size() && l[p] == '#') ++p;
+      if (p && p < l.size() && l[p] == ' ') ++p;
+      if (p && l.compare(p, 9, "failJSON:") == 0) annotated.insert({f, n});
+    }
+  }
+  return annotated;
+}
+
+// Our own corpus: every log NAME in log_dir against filter_dir/NAME.conf.
+int run_corpus(const std::string& filter_dir, const std::string& log_dir, bool verbose) {
+  if (filter_dir.empty() || log_dir.empty()) {
+    std::cerr << "compat_runner: --filter-dir and --log-dir go together\n";
+    return 2;
+  }
+  setenv("TZ", kTestTz, 1);
+  tzset();
+  Report report;
+  AliasFileSource files;
+  Runner runner(log_dir, report, files);
+  auto annotated = annotated_lines(log_dir);
+  for (const auto& f : list_dir(log_dir)) {
+    if (f[0] == '.') continue;
+    if (!exists(filter_dir + "/" + f + ".conf")) {
+      std::cout << f << ": no filter " << filter_dir << "/" << f << ".conf\n";
+      return 1;
+    }
+    runner.run_test(f, filter_dir);
+  }
+  int agree = print_report(report, annotated, verbose);
+  return agree == static_cast<int>(annotated.size()) && report.unannotated.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string root, ratchet_file, filter_dir, log_dir;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--root" && i + 1 < argc)
+      root = argv[++i];
+    else if (a == "--ratchet" && i + 1 < argc)
+      ratchet_file = argv[++i];
+    else if (a == "--filter-dir" && i + 1 < argc)
+      filter_dir = argv[++i];
+    else if (a == "--log-dir" && i + 1 < argc)
+      log_dir = argv[++i];
+    else if (a == "-v")
+      verbose = true;
+    else {
+      std::cerr
+          << "usage: compat_runner --root EXTRACTED_FAIL2BAN_DEB [--ratchet FILE] [-v]\n"
+             "       compat_runner --filter-dir DIR --log-dir DIR [-v]   (every log NAME vs DIR/NAME.conf;\n"
+             "                                                          fails on any disagreement)\n";
+      return 2;
+    }
+  }
+  if (!filter_dir.empty() || !log_dir.empty()) return run_corpus(filter_dir, log_dir, verbose);
+  if (root.empty()) {
+    std::cerr << "compat_runner: --root is required\n";
+    return 2;
+  }
+  setenv("TZ", kTestTz, 1);
+  tzset();
+  const std::string pkg = root + "/usr/lib/python3/dist-packages/fail2ban";
+  const std::string logs = pkg + "/tests/files/logs";
+  const std::string config = root + "/etc/fail2ban";
+  const std::string test_config = pkg + "/tests/config";
+  if (!exists(logs) || !exists(config + "/filter.d")) {
+    std::cerr << "compat_runner: no fail2ban sample logs/filters under " << root << "\n";
+    return 2;
+  }
+  // Every annotated line in the sample logs, the denominator.
+  std::set<LineKey> annotated = annotated_lines(logs);
+  Report report;
+  AliasFileSource files;
+  files.aliases["/config/filter.d/common.conf"] = config + "/filter.d/common.conf";
+  Runner runner(logs, report, files);
+  std::vector<std::pair<std::string, std::string>> tests;
+  for (const auto& f : list_dir(config + "/filter.d")) {
+    if (f.size() > 5 && f.compare(f.size() - 5, 5, ".conf") == 0 &&
+        f.find("common.conf") == std::string::npos && f[0] != '.')
+      tests.emplace_back(f.substr(0, f.size() - 5), config + "/filter.d");
+  }
+  for (const auto& f : list_dir(test_config + "/filter.d"))
+    if (f.rfind("zzz-", 0) == 0 && f.size() > 5 && f.compare(f.size() - 5, 5, ".conf") == 0)
+      tests.emplace_back(f.substr(0, f.size() - 5), test_config + "/filter.d");
+  for (const auto& [name, basedir] : tests) {
+    if (!exists(logs + "/" + name)) continue;
+    runner.run_test(name, basedir);
+  }
+  int agree = print_report(report, annotated, verbose);
   if (!ratchet_file.empty()) {
     std::ifstream in(ratchet_file);
     int ratchet = 0;

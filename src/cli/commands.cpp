@@ -1,8 +1,10 @@
 #include "cli/commands.h"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 
 #include "bpf/blocklist.h"
 #include "bpf/datapath.h"
+#include "cli/ban_guard.h"
 #include "core/cidr.h"
 #include "core/duration.h"
 
@@ -41,29 +44,6 @@ Result<std::vector<Cidr>> parse_all(const std::vector<std::string>& args, bool w
       std::fprintf(stderr, "xdpban: warning: %s has host bits set; using %s\n", a.c_str(), c->str().c_str());
     out.push_back(*c);
   }
-  return out;
-}
-
-// This machine's own addresses (banning them would cut the admin off).
-std::vector<Address> local_addresses() {
-  std::vector<Address> out;
-  struct ifaddrs* ifa = nullptr;
-  if (getifaddrs(&ifa) != 0) return out;
-  for (auto* i = ifa; i; i = i->ifa_next) {
-    if (!i->ifa_addr) continue;
-    Address a;
-    if (i->ifa_addr->sa_family == AF_INET) {
-      a.family = Family::V4;
-      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      a.family = Family::V6;
-      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
-    } else {
-      continue;
-    }
-    out.push_back(a);
-  }
-  freeifaddrs(ifa);
   return out;
 }
 
@@ -185,30 +165,22 @@ void add_ban(CLI::App& app, GlobalOptions& g) {
       }
       ttl_ns = static_cast<uint64_t>(*d) * 1000000000ull;
     }
-    if (!force) {
-      for (const auto& c : *cidrs)
-        for (const auto& a : local_addresses())
-          if (c.contains(a)) {
-            g.exit_code =
-                usage(c.str() + " contains " + a.str() +
-                      ", an address of this machine: banning it could cut you off (use --force if meant)");
-            return;
-          }
-    }
     auto bl = open_for_write(g);
     if (!bl) {
       g.exit_code = fail(bl.error());
       return;
     }
     if (!force) {
-      for (const auto& c : *cidrs) {
-        auto by = (*bl)->allowed_by(c.addr);
-        if (by.ok() && *by) {
-          g.exit_code = usage(c.str() + " is on the allow list (" + (*by)->str() +
-                              "), which wins over bans in XDP (use --force to store the ban anyway)");
+      auto guard = BanGuard::load(**bl);
+      if (!guard) {
+        g.exit_code = fail(guard.error());
+        return;
+      }
+      for (const auto& c : *cidrs)
+        if (auto why = guard->refuse(c)) {
+          g.exit_code = usage(*why);
           return;
         }
-      }
     }
     auto jid = (*bl)->jail_id(jail);
     if (!jid) {
@@ -436,14 +408,100 @@ void add_list(CLI::App& app, GlobalOptions& g) {
 
 // ---- stats ----
 
+using CounterList = std::vector<std::pair<const char*, uint64_t>>;
+
+CounterList counters_of(const xdpban_stats& s) {
+  return {{"passed", s.passed},         {"dropped_v4", s.dropped_v4},     {"dropped_v6", s.dropped_v6},
+          {"allow_hits", s.allow_hits}, {"expired_hits", s.expired_hits}, {"non_ip", s.non_ip},
+          {"malformed", s.malformed},   {"host_probes", s.host_probes},   {"net_probes", s.net_probes}};
+}
+
+volatile sig_atomic_t g_stop_watch = 0;
+void on_watch_signal(int) { g_stop_watch = 1; }
+
+// Redraws the counters with per-second rates every interval until Ctrl-C (or
+// `count` refreshes): a screen on a terminal, one line (or JSON object) per
+// interval otherwise, so it can be logged or piped.
+int watch_stats(Blocklist& bl, double interval, unsigned count, bool json) {
+  struct sigaction sa {};
+  sa.sa_handler = on_watch_signal;  // no SA_RESTART: the sleep ends at once
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  bool tty = !json && isatty(STDOUT_FILENO);
+  auto prev = bl.stats();
+  if (!prev) return fail(prev.error());
+  auto t_prev = std::chrono::steady_clock::now();
+  if (!tty && !json)
+    std::printf("%-8s %12s %12s %12s %12s %14s %14s %14s\n", "TIME", "PASSED/S", "DROPPED4/S", "DROPPED6/S",
+                "ALLOW/S", "PASSED", "DROPPED4", "DROPPED6");
+  for (unsigned n = 0; !g_stop_watch && (count == 0 || n < count); ++n) {
+    auto ns = static_cast<long>(interval * 1e9);
+    timespec ts{ns / 1000000000L, ns % 1000000000L};
+    if (nanosleep(&ts, nullptr) != 0 && g_stop_watch) break;
+    auto cur = bl.stats();
+    if (!cur) return fail(cur.error());
+    auto t = std::chrono::steady_clock::now();
+    double dt = std::chrono::duration<double>(t - t_prev).count();
+    auto now_c = counters_of(*cur), prev_c = counters_of(*prev);
+    // A counter that went down means the maps were recreated: no rate then.
+    auto rate = [&](size_t i) {
+      return now_c[i].second >= prev_c[i].second ? double(now_c[i].second - prev_c[i].second) / dt : 0.0;
+    };
+    time_t wall = time(nullptr);
+    char hms[16];
+    strftime(hms, sizeof hms, "%H:%M:%S", localtime(&wall));
+    if (json) {
+      nlohmann::json j{{"time", static_cast<int64_t>(wall)}, {"interval_s", dt}};
+      for (size_t i = 0; i < now_c.size(); ++i) {
+        j["counters"][now_c[i].first] = now_c[i].second;
+        j["rates"][now_c[i].first] = rate(i);
+      }
+      std::printf("%s\n", j.dump().c_str());
+    } else if (tty) {
+      std::printf("\033[H\033[2Jxdpban stats   %s   every %gs, Ctrl-C to stop\n\n%-14s %16s %14s\n", hms,
+                  interval, "COUNTER", "TOTAL", "PER SECOND");
+      for (size_t i = 0; i < now_c.size(); ++i)
+        std::printf("%-14s %16llu %14.1f\n", now_c[i].first, static_cast<unsigned long long>(now_c[i].second),
+                    rate(i));
+      if (auto u = bl.usage(); u)
+        std::printf("\nhosts          %zu IPv4, %zu IPv6; networks %zu IPv4, %zu IPv6\n", u->hosts4,
+                    u->hosts6, u->nets4, u->nets6);
+    } else {
+      std::printf("%-8s %12.1f %12.1f %12.1f %12.1f %14llu %14llu %14llu\n", hms, rate(0), rate(1), rate(2),
+                  rate(3), static_cast<unsigned long long>(cur->passed),
+                  static_cast<unsigned long long>(cur->dropped_v4),
+                  static_cast<unsigned long long>(cur->dropped_v6));
+    }
+    std::fflush(stdout);
+    prev = cur;
+    t_prev = t;
+  }
+  return kExitOk;
+}
+
 void add_stats(CLI::App& app, GlobalOptions& g) {
   auto* cmd = app.add_subcommand("stats", "XDP counters, table usage and attached interfaces");
-  static bool json = false;
-  cmd->add_flag("--json", json, "One JSON object");
+  static bool json = false, watch = false;
+  static double interval = 1.0;
+  static unsigned count = 0;
+  cmd->add_flag("--json", json, "One JSON object (with --watch: one per interval, with rates)");
+  auto* w = cmd->add_flag("--watch", watch,
+                          "Refresh every --interval seconds with packets per second, until Ctrl-C "
+                          "(plain lines when output is not a terminal)");
+  cmd->add_option("--interval", interval, "Seconds between refreshes with --watch")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->needs(w)
+      ->capture_default_str();
+  cmd->add_option("--count", count, "With --watch: stop after this many refreshes (0: until Ctrl-C)")
+      ->needs(w);
   cmd->callback([&g] {
     auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
     if (!bl) {
       g.exit_code = fail(bl.error());
+      return;
+    }
+    if (watch) {
+      g.exit_code = watch_stats(**bl, interval, count, json);
       return;
     }
     auto s = (*bl)->stats();
@@ -452,10 +510,7 @@ void add_stats(CLI::App& app, GlobalOptions& g) {
       g.exit_code = fail(!s ? s.error() : u.error());
       return;
     }
-    std::vector<std::pair<const char*, uint64_t>> c = {
-        {"passed", s->passed},         {"dropped_v4", s->dropped_v4},     {"dropped_v6", s->dropped_v6},
-        {"allow_hits", s->allow_hits}, {"expired_hits", s->expired_hits}, {"non_ip", s->non_ip},
-        {"malformed", s->malformed},   {"host_probes", s->host_probes},   {"net_probes", s->net_probes}};
+    auto c = counters_of(*s);
     auto att = attachments();
     if (json) {
       nlohmann::json j;

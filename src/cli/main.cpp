@@ -4,6 +4,7 @@
 
 #include "bpf/datapath.h"
 #include "cli/commands.h"
+#include "cli/import.h"
 #include "cli/test_filter.h"
 #include "xdpban/abi.h"
 
@@ -21,10 +22,19 @@ int main(int argc, char** argv) {
       "3 some named entries did not exist.\nRun 'xdpban COMMAND --help' for a command's options.");
   app.parse_complete_callback([&] { set_bpf_log_verbose(g.verbose); });
   add_datapath_commands(app, g);
+  add_import_command(app, g);
   add_test_filter_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // CLI11 reports a mistyped command as "A subcommand is required": name it.
+    auto rest = app.remaining();
+    if (dynamic_cast<const CLI::RequiredError*>(&e) && app.get_subcommands().empty() && !rest.empty()) {
+      const std::string& word = rest.front();
+      std::fprintf(stderr, "xdpban: %s '%s'; run 'xdpban --help' for the list\n",
+                   word.starts_with("-") ? "unknown option" : "unknown command", word.c_str());
+      return kExitUsage;
+    }
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The xdpban CLI against real pinned maps in a private pin dir, daemon down (the
+# CLI writes the maps itself): every bad input names the input, exits non-zero
+# and changes nothing; list/allow/stats JSON have the documented shape and
+# values; import counts, --replace, stdin; stats --watch; a 1M-line import
+# (time printed). The CLI runs in a throwaway namespace so "this machine's
+# addresses" are known: 127.0.0.1, ::1 and 192.0.2.1.
+# Usage: test_cli.sh PATH_TO_XDPBAN
+set -uo pipefail
+here=$(dirname "$0")
+. "$here/lib.sh"
+XB=$1
+require_root_bpf
+
+NS=xbc$$
+PD=/sys/fs/bpf/xdpban-cli-$$
+TMP=$(mktemp -d /tmp/xbc.XXXXXX)
+cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$PD" "$TMP"; }
+trap cleanup EXIT
+ip netns add "$NS" || fail "cannot create namespace $NS"
+inns "$NS" ip link set lo up
+inns "$NS" ip addr add 192.0.2.1/32 dev lo
+xb() { inns "$NS" "$XB" --pin-dir "$PD" "$@"; }
+
+# py EXPR-SCRIPT: runs python3 with stdin as the JSON document in `d`.
+pyjson() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+
+# The state bad input must not change (remaining time left out: it ticks).
+snapshot() {
+  xb list --json --expired | pyjson 'print(sorted((e["cidr"], e["jail"], e["flags"], e["permanent"]) for e in d))'
+  xb allow list --json
+}
+
+# expect_bad WHAT NEEDLE CMD...: exit 2, the message contains NEEDLE (the bad
+# input), and neither bans nor allow entries changed.
+expect_bad() {
+  local what=$1 needle=$2 before after out rc
+  shift 2
+  before=$(snapshot) || fail "$what: snapshot before"
+  out=$(xb "$@" 2>&1 </dev/null); rc=$?
+  [ $rc = 2 ] || fail "$what: xdpban $* exited $rc, want 2: $out"
+  grep -qF -- "$needle" <<<"$out" || fail "$what: message does not name '$needle': $out"
+  after=$(snapshot) || fail "$what: snapshot after"
+  [ "$before" = "$after" ] || fail "$what: state changed: $before -> $after"
+  ok "$what: $(head -1 <<<"$out")"
+}
+
+# ---- a known starting state ----
+xb ban 198.51.100.100 >/dev/null 2>&1 || fail "ban 198.51.100.100"
+xb ban 2001:db8::/48 --for 1h --jail web >/dev/null 2>&1 || fail "ban 2001:db8::/48"
+xb allow add 198.51.100.0/28 >/dev/null || fail "allow add"
+out=$(xb ban 203.0.113.7/24 --jail web 2>&1) || fail "ban with host bits: $out"
+grep -q "warning: 203.0.113.7/24 has host bits set; using 203.0.113.0/24" <<<"$out" || fail "no host-bits warning: $out"
+ok "starting state written (maps created in $PD)"
+
+# ---- bad input: message names it, exit 2, nothing changed ----
+expect_bad "malformed address" "203.0.113.300" ban 203.0.113.300
+expect_bad "prefix too long" "203.0.113.0/33" ban 203.0.113.0/33
+expect_bad "IPv6 prefix too long" "2001:db8::/129" ban 2001:db8::/129
+expect_bad "one bad of several" "203.0.113.x" ban 198.51.100.77 203.0.113.x
+expect_bad "malformed duration" "10parsecs" ban 198.51.100.77 --for 10parsecs
+expect_bad "zero duration" "'0'" ban 198.51.100.77 --for 0
+expect_bad "bad jail name" "bad jail!" ban 198.51.100.77 --jail "bad jail!"
+expect_bad "jail name too long" "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj" ban 198.51.100.77 --jail jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj
+expect_bad "unknown flag" "--bogus" ban 198.51.100.77 --bogus
+expect_bad "unknown subcommand" "frobnicate" frobnicate
+expect_bad "--for with --permanent" "--permanent" ban 198.51.100.77 --for 1h --permanent
+expect_bad "own address" "127.0.0.1" ban 127.0.0.1
+expect_bad "network containing own address" "192.0.2.1, an address of this machine" ban 192.0.2.0/24
+expect_bad "own IPv6 address" "::1" ban ::1
+expect_bad "allow-listed address" "allow list (198.51.100.0/28)" ban 198.51.100.5
+expect_bad "unban malformed" "not-an-ip" unban not-an-ip
+expect_bad "unban nothing named" "--all" unban
+expect_bad "allow add malformed" "2001:db8::/200" allow add 2001:db8::/200
+expect_bad "allow del malformed" "300.1.1.1" allow del 300.1.1.1
+expect_bad "list --cidr malformed" "1.2.3" list --cidr 1.2.3
+expect_bad "stats --interval without --watch" "--interval" stats --interval 5
+expect_bad "stats --interval out of range" "0.01" stats --watch --interval 0.01
+expect_bad "import missing file" "$TMP/nope.txt" import "$TMP/nope.txt"
+printf '198.51.100.70\n' >"$TMP/one.txt"
+expect_bad "import malformed duration" "fortnightish" import "$TMP/one.txt" --for fortnightish
+expect_bad "import bad jail" "no way" import "$TMP/one.txt" --jail "no way"
+printf '198.51.100.70\n198.51.100.71\nnot-an-address\n' >"$TMP/strict.txt"
+expect_bad "import --strict with a bad line" "$TMP/strict.txt:3: 'not-an-address' is not an IP address or network" \
+  import "$TMP/strict.txt" --strict
+printf '# nothing here\n\n' >"$TMP/empty.txt"
+expect_bad "import --replace of an empty list" "refusing to empty jail" import "$TMP/empty.txt" --replace
+xb ban 198.51.100.5 --force >/dev/null 2>&1 || fail "--force should ban an allow-listed address"
+xb unban 198.51.100.5 >/dev/null || fail "unban 198.51.100.5"
+out=$(xb unban 198.51.100.99 2>&1); rc=$?
+[ $rc = 3 ] || fail "unban of an address that is not banned: exit $rc, want 3: $out"
+grep -qF "198.51.100.99 was not banned" <<<"$out" || fail "unban not-banned message: $out"
+ok "unban of a non-banned address: exit 3, named"
+
+# ---- JSON ----
+xb list --json | pyjson '
+by = {e["cidr"]: e for e in d}
+assert isinstance(d, list) and len(d) == 3, d
+for e in d: assert set(e) == {"cidr", "jail", "flags", "permanent", "remaining_s"}, e
+h = by["198.51.100.100"]
+assert h["jail"] == "manual" and h["permanent"] is True and h["remaining_s"] is None and h["flags"] == "manual", h
+n = by["2001:db8::/48"]
+assert n["jail"] == "web" and n["permanent"] is False and 3500 <= n["remaining_s"] <= 3600, n
+assert by["203.0.113.0/24"]["jail"] == "web", by
+' || fail "list --json"
+xb list --json --jail web | pyjson 'assert sorted(e["cidr"] for e in d) == ["2001:db8::/48", "203.0.113.0/24"], d' ||
+  fail "list --json --jail web"
+xb list --json --cidr 198.51.100.0/24 | pyjson 'assert [e["cidr"] for e in d] == ["198.51.100.100"], d' ||
+  fail "list --json --cidr"
+ok "list --json: shape, jails, permanence, remaining time, filters"
+xb allow list --json | pyjson 'assert d == ["198.51.100.0/28"], d' || fail "allow list --json"
+ok "allow list --json"
+xb stats --json | pyjson '
+keys = {"passed", "dropped_v4", "dropped_v6", "allow_hits", "expired_hits", "non_ip", "malformed", "host_probes", "net_probes"}
+assert set(d["counters"]) == keys, d["counters"]
+assert all(isinstance(v, int) and v >= 0 for v in d["counters"].values()), d
+t = d["tables"]
+assert t["hosts4"] == 1 and t["hosts6"] == 0 and t["nets4"] == 1 and t["nets6"] == 1, t
+assert t["slots4"] >= 1024 and t["slots4"] & (t["slots4"] - 1) == 0, t
+assert d["interfaces"] == [], d
+' || fail "stats --json"
+ok "stats --json: counters, table usage, no interfaces"
+
+# ---- stats --watch (not a terminal: plain lines; --json: one object per line) ----
+out=$(timeout 20 "$XB" --pin-dir "$PD" stats --watch --interval 0.2 --count 3) || fail "stats --watch: $out"
+[ "$(wc -l <<<"$out")" = 4 ] || fail "stats --watch --count 3 should print a header and 3 lines: $out"
+head -1 <<<"$out" | grep -q "PASSED/S.*DROPPED4/S.*DROPPED6/S" || fail "stats --watch header: $out"
+timeout 20 "$XB" --pin-dir "$PD" stats --watch --json --interval 0.2 --count 2 | python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+assert len(lines) == 2, lines
+for l in lines:
+    d = json.loads(l)
+    assert set(d["rates"]) == set(d["counters"]) and 0.15 < d["interval_s"] < 5, d
+    assert all(r == 0 for r in d["rates"].values()), d
+' || fail "stats --watch --json"
+"$XB" --pin-dir "$PD" stats --watch --interval 30 >/dev/null &
+wpid=$!
+sleep 0.5
+kill -INT $wpid
+wait $wpid; rc=$?
+[ $rc = 0 ] || fail "stats --watch should end cleanly on Ctrl-C (exit $rc)"
+ok "stats --watch: plain lines, JSON lines, ends on SIGINT"
+
+# ---- import: counts and line numbers ----
+printf '%s\r\n' \
+  '; test list (Spamhaus style)' \
+  '198.51.100.20' \
+  '198.51.100.20 # again' \
+  '203.0.113.77/25 ; SBL1' \
+  '2001:db8:1::/48' \
+  'bogus-line' \
+  '198.51.100.21' \
+  '127.0.0.1' \
+  '198.51.100.3' \
+  '10.0.0.300' \
+  '198.51.100.100' \
+  '' >"$TMP/small.txt"
+out=$(xb import "$TMP/small.txt" --json 2>"$TMP/err"); rc=$?
+[ $rc = 4 ] || fail "import with rejected lines: exit $rc, want 4: $out $(cat "$TMP/err")"
+pyjson '
+assert d["lines"] == 12 and d["added"] == 4 and d["duplicates"] == 1 and d["rejected"] == 2, d
+assert d["refused"] == 2 and d["kept"] == 1 and d["already"] == 0 and d["normalised"] == 1, d
+assert d["jail"] == "import", d
+' <<<"$out" || fail "import counts: $out"
+for want in "$TMP/small.txt:6: 'bogus-line' is not an IP address or network" \
+  "$TMP/small.txt:10: '10.0.0.300' is not an IP address or network" \
+  "$TMP/small.txt:8: 127.0.0.1 contains 127.0.0.1, an address of this machine" \
+  "$TMP/small.txt:9: 198.51.100.3 is on the allow list" \
+  "$TMP/small.txt:4: warning: '203.0.113.77/25' has host bits set; using 203.0.113.0/25"; do
+  grep -qF -- "$want" "$TMP/err" || fail "import stderr lacks: $want: $(cat "$TMP/err")"
+done
+xb list --json --jail import | pyjson '
+assert sorted(e["cidr"] for e in d) == ["198.51.100.20", "198.51.100.21", "2001:db8:1::/48", "203.0.113.0/25"], d
+assert all(e["flags"] == "import" and e["permanent"] for e in d), d
+' || fail "list after import"
+xb list --json | pyjson 'assert {e["cidr"]: e["jail"] for e in d}["198.51.100.100"] == "manual", d' ||
+  fail "an entry another jail bans permanently stays with it"
+ok "import: 4 added, 1 duplicate, 2 rejected and 2 refused with line numbers, 1 kept by another jail (exit 4)"
+
+out=$(xb import "$TMP/small.txt" --json --for 2h 2>/dev/null); rc=$?
+[ $rc = 4 ] || fail "re-import exit $rc"
+pyjson 'assert d["added"] == 0 and d["already"] == 4, d' <<<"$out" || fail "re-import counts: $out"
+xb list --json --jail import | pyjson 'assert all(not e["permanent"] and 7100 <= e["remaining_s"] <= 7200 for e in d), d' ||
+  fail "re-import with --for should set every entry's expiry"
+ok "re-import: 4 already listed, expiry refreshed to 2h"
+
+printf '198.51.100.21\n198.51.100.22\n2001:db8:2::/48\n' | xb import - --jail import --replace --json >"$TMP/out" ||
+  fail "import --replace from stdin: $(cat "$TMP/out")"
+pyjson 'assert d["file"] == "<stdin>" and d["added"] == 2 and d["already"] == 1 and d["removed"] == 3, d' <"$TMP/out" ||
+  fail "--replace counts: $(cat "$TMP/out")"
+xb list --json | pyjson '
+j = {e["cidr"]: e["jail"] for e in d}
+assert sorted(c for c in j if j[c] == "import") == ["198.51.100.21", "198.51.100.22", "2001:db8:2::/48"], j
+assert j["198.51.100.100"] == "manual" and j["2001:db8::/48"] == "web" and j["203.0.113.0/24"] == "web", j
+' || fail "list after --replace"
+ok "import --replace from stdin: the jail holds exactly the new list, other jails untouched"
+
+# ---- 1M lines ----
+python3 - "$TMP/big.txt" <<'EOF'
+import random, sys
+r = random.Random(1)
+skip = {0, 10, 127, 192, 198, 203} | set(range(224, 256))
+hosts = set()
+while len(hosts) < 990000:
+    a = r.getrandbits(32)
+    if a >> 24 not in skip: hosts.add(a)
+nets = set()
+while len(nets) < 10000:
+    a = r.getrandbits(24)
+    if a >> 16 not in skip: nets.add(a)
+with open(sys.argv[1], "w") as f:
+    f.write("# generated: 990000 hosts and 10000 /24 networks\n")
+    f.writelines("%d.%d.%d.%d\n" % (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255) for a in hosts)
+    f.writelines("%d.%d.%d.0/24 ; SBL%d\n" % (a >> 16, a >> 8 & 255, a & 255, a) for a in nets)
+EOF
+before=$(xb stats --json | pyjson 't = d["tables"]; print(t["hosts4"] + t["nets4"])')
+start=$(date +%s.%N)
+out=$(xb import "$TMP/big.txt" --jail big --json 2>/dev/null) || fail "1M import: $out"
+secs=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+after=$(xb stats --json | pyjson 't = d["tables"]; print(t["hosts4"] + t["nets4"])')
+pyjson 'assert d["added"] == 1000000 and d["rejected"] == 0 and d["lines"] == 1000001, d' <<<"$out" ||
+  fail "1M import counts: $out"
+[ $((after - before)) = 1000000 ] || fail "1M import: the maps hold $((after - before)) new entries, want 1000000"
+python3 -c "import sys; sys.exit(0 if $secs < 20 else 1)" || fail "1M import took $secs s (bound 20 s)"
+echo "1M-line import: $secs s wall (CLI's own figure: $(pyjson 'print(round(d["seconds"], 2))' <<<"$out") s)"
+out=$(xb import "$TMP/big.txt" --jail big --replace --json 2>/dev/null) || fail "1M re-import: $out"
+pyjson 'assert d["added"] == 0 and d["already"] == 1000000 and d["removed"] == 0, d' <<<"$out" ||
+  fail "1M re-import --replace counts: $out"
+ok "1M import: every entry in the maps; re-import with --replace is a no-op"
+echo "all CLI checks passed"

@@ -191,4 +191,18 @@ Result<FilterDefinition> load_filter_definition(const std::string& conf_path,
   return def;
 }
 
+std::optional<std::string> find_filter_file(const std::string& name, const std::vector<std::string>& dirs,
+                                            const FileSource& files) {
+  if (name.find('/') != std::string::npos || (name.size() > 5 && name.ends_with(".conf"))) {
+    std::string path = name.ends_with(".conf") ? name : name + ".conf";
+    if (files.read(path)) return path;
+    return std::nullopt;
+  }
+  for (const auto& dir : dirs) {
+    std::string path = dir + "/" + name + ".conf";
+    if (files.read(path)) return path;
+  }
+  return std::nullopt;
+}
+
 }  // namespace xdpban

@@ -36,6 +36,11 @@ struct FilterDefinition {
   std::optional<std::string> logtimezone;
 };
 
+// The filter file for `name`: itself when it is a path ("x/y.conf"), else
+// NAME.conf in the first directory of `dirs` that has it; nullopt if none.
+std::optional<std::string> find_filter_file(const std::string& name, const std::vector<std::string>& dirs,
+                                            const FileSource& files);
+
 // Loads `conf_path` (a .conf file; its .local and includes are read too).
 Result<FilterDefinition> load_filter_definition(const std::string& conf_path,
                                                 const std::map<std::string, std::string>& args,

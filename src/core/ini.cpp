@@ -240,9 +240,18 @@ struct IncludeWalker {
 }  // namespace
 
 Result<Config> Config::load(const std::string& path, const FileSource& files) {
-  IncludeWalker walker{files, {}, {}};
   if (!files.read(path)) return make_error(ENOENT, path + ": cannot read configuration file");
-  auto order = walker.includes({path}, {});
+  return load_layers({path}, files, true);
+}
+
+Result<Config> Config::load_layers(const std::vector<std::string>& paths, const FileSource& files,
+                                   bool with_local) {
+  IncludeWalker walker{files, {}, {}};
+  std::vector<std::string> order;
+  for (const auto& p : paths) {
+    auto one = with_local ? walker.includes({p}, {}) : walker.uncached(p, {});
+    order.insert(order.end(), one.begin(), one.end());
+  }
   if (!walker.errors.empty()) return invalid(walker.errors.front());
   Config cfg;
   for (const auto& f : order) {
@@ -279,6 +288,12 @@ const IniValue* Config::raw(const std::string& section, const std::string& optio
   }
   auto d = defaults_.find(option);
   return d != defaults_.end() ? &d->second : nullptr;
+}
+
+std::vector<std::string> Config::sections() const {
+  std::vector<std::string> out;
+  for (const auto& [name, opts] : sections_) out.push_back(name);
+  return out;
 }
 
 std::vector<std::string> Config::options(const std::string& section) const {

@@ -52,6 +52,12 @@ class Config {
   // files next to each of them. A missing `path` is an error; missing .local
   // or include files are skipped, as fail2ban does.
   static Result<Config> load(const std::string& path, const FileSource& files);
+  // Merges several files in the given order (later ones override), each with
+  // its [INCLUDES]; `with_local` also reads each file's .local right after it.
+  // fail2ban's jail configuration is read this way: jail.conf, jail.d/*.conf,
+  // jail.local, jail.d/*.local.
+  static Result<Config> load_layers(const std::vector<std::string>& paths, const FileSource& files,
+                                    bool with_local);
 
   bool has_section(const std::string& section) const { return sections_.count(section) > 0; }
   // Raw (uninterpolated) option of a section, falling back to [DEFAULT].
@@ -60,6 +66,8 @@ class Config {
   // nullopt if the option does not exist, an error if interpolation fails.
   Result<std::optional<std::string>> get(const std::string& section, const std::string& option,
                                          const std::map<std::string, std::string>& vars = {}) const;
+  // Section names in the merged configuration (bookkeeping "KNOWN/..." ones too).
+  std::vector<std::string> sections() const;
   // Option names defined in the section itself (not [DEFAULT]).
   std::vector<std::string> options(const std::string& section) const;
   const std::vector<std::string>& files() const { return files_; }

@@ -81,3 +81,26 @@ expect_reach() {
   fi
   ok "$3 (IPv$1 $([ "$2" = yes ] && echo passes || echo dropped))"
 }
+
+# ctl SOCKET JSON: one request to xdpband's control socket; prints the answer.
+ctl() {
+  python3 - "$1" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+req = json.loads(sys.argv[2]); req["v"] = 1
+s.sendall((json.dumps(req) + "\n").encode())
+buf = b""
+while not buf.endswith(b"\n"):
+    chunk = s.recv(65536)
+    if not chunk: break
+    buf += chunk
+print(buf.decode().strip())
+PY
+}
+
+# jq-like field access with python: json_get JSON EXPR (EXPR uses `d`).
+json_get() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
+
+now_syslog() { date '+%b %e %H:%M:%S' -d "${1:-now}"; }

@@ -1,0 +1,50 @@
+#include "bpf/ban_sink.h"
+
+#include <time.h>
+
+namespace xdpban {
+
+int64_t unix_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec;
+}
+
+Status BpfBanSink::insert(const BanRecord& ban) {
+  auto it = jail_ids_.find(ban.jail);
+  if (it == jail_ids_.end()) {
+    auto id = bl_.jail_id(ban.jail);
+    if (!id) return id.error();
+    it = jail_ids_.emplace(ban.jail, *id).first;
+  }
+  uint64_t expires_ns = 0;
+  if (ban.expiry != 0) {
+    int64_t left = ban.expiry - unix_now();
+    // Already over: store it expired (1 ns of boot time is long past).
+    expires_ns = left <= 0 ? 1 : boottime_ns() + static_cast<uint64_t>(left) * 1000000000ull;
+  }
+  return bl_.ban(BanInfo{ban.cidr, expires_ns, it->second, ban.flags});
+}
+
+Status BpfBanSink::erase(const Cidr& cidr) {
+  auto r = bl_.unban(cidr);
+  if (!r) return r.error();
+  return {};
+}
+
+BanRecord BpfBanSink::record_of(const BanInfo& e) const {
+  BanRecord r;
+  r.cidr = e.cidr;
+  r.jail = bl_.jail_name(e.jail);
+  r.flags = e.flags;
+  int64_t now = unix_now();
+  r.start = now;
+  if (e.expires_ns != 0) {
+    uint64_t boot = boottime_ns();
+    r.expiry = e.expires_ns > boot ? now + static_cast<int64_t>((e.expires_ns - boot) / 1000000000ull) : now;
+    if (r.expiry == 0) r.expiry = 1;
+  }
+  return r;
+}
+
+}  // namespace xdpban

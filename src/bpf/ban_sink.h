@@ -1,0 +1,31 @@
+// ban_sink.h - BanSink over the pinned maps: turns a BanRecord (wall-clock
+// expiry) into a map entry (CLOCK_BOOTTIME expiry, jail id), and back for
+// adopting entries written while the daemon was down. Does not decide bans.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "bpf/blocklist.h"
+#include "core/ban_manager.h"
+
+namespace xdpban {
+
+// Wall-clock unix seconds now.
+int64_t unix_now();
+
+class BpfBanSink : public BanSink {
+ public:
+  explicit BpfBanSink(Blocklist& bl) : bl_(bl) {}
+  Status insert(const BanRecord& ban) override;
+  Status erase(const Cidr& cidr) override;
+
+  // A map entry as a BanRecord (expiry converted to wall-clock seconds).
+  BanRecord record_of(const BanInfo& entry) const;
+
+ private:
+  Blocklist& bl_;
+  std::map<std::string, uint16_t> jail_ids_;
+};
+
+}  // namespace xdpban

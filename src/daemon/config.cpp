@@ -1,0 +1,395 @@
+#include "daemon/config.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <sstream>
+
+#include "core/duration.h"
+
+namespace xdpban {
+
+namespace {
+
+// The jail options xdpban acts on.
+const std::set<std::string> kJailOptions = {"enabled",         "filter",          "logpath",
+                                            "backend",         "journalmatch",    "maxretry",
+                                            "findtime",        "bantime",         "bantime.increment",
+                                            "bantime.factor",  "bantime.formula", "bantime.multipliers",
+                                            "bantime.maxtime", "bantime.rndtime", "bantime.overalljails",
+                                            "ignoreip",        "ignoreself",      "usedns",
+                                            "logencoding",     "banprefix4",      "banprefix6",
+                                            "maxtracked"};
+
+// fail2ban options that configure its firewall actions, mail and other
+// machinery xdpban replaces: accepted so existing jail files load, not used.
+const std::set<std::string> kFail2banOnly = {"action",
+                                             "banaction",
+                                             "banaction_allports",
+                                             "port",
+                                             "protocol",
+                                             "chain",
+                                             "mta",
+                                             "sender",
+                                             "sendername",
+                                             "destemail",
+                                             "fail2ban_agent",
+                                             "mode",
+                                             "ignorecommand",
+                                             "ignorecache",
+                                             "logtimezone",
+                                             "maxlines",
+                                             "maxmatches",
+                                             "datepattern",
+                                             "prefregex",
+                                             "failregex",
+                                             "ignoreregex",
+                                             "dbfile",
+                                             "dbpurgeage",
+                                             "action_",
+                                             "action_mw",
+                                             "action_mwl",
+                                             "action_xarf",
+                                             "action_cf_mwl",
+                                             "action_blocklist_de",
+                                             "action_badips",
+                                             "action_badips_report",
+                                             "action_abuseipdb",
+                                             "abuseipdb_apikey",
+                                             "banip",
+                                             "knocking_url",
+                                             "before",
+                                             "after",
+                                             "known",
+                                             "skip_if_nologs",
+                                             "__name__"};
+
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string l;
+  while (std::getline(in, l)) {
+    l = trim(l);
+    if (!l.empty()) out.push_back(l);
+  }
+  return out;
+}
+
+Result<bool> parse_bool(const std::string& v) {
+  std::string l = to_lower(trim(v));
+  if (l == "true" || l == "yes" || l == "on" || l == "1" || l == "enabled") return true;
+  if (l == "false" || l == "no" || l == "off" || l == "0" || l == "disabled") return false;
+  return invalid("'" + v + "' is not a boolean (true/false)");
+}
+
+Result<int64_t> parse_int(const std::string& v, int64_t lo, int64_t hi) {
+  std::string t = trim(v);
+  int64_t x = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || x < lo || x > hi)
+    return invalid("'" + v + "' is not a whole number from " + std::to_string(lo) + " to " +
+                   std::to_string(hi));
+  return x;
+}
+
+Result<double> parse_double(const std::string& v) {
+  std::string t = trim(v);
+  char* end = nullptr;
+  double x = std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || !(x > 0))
+    return invalid("'" + v + "' is not a positive number");
+  return x;
+}
+
+// A duration, or -1 (any negative number) for "permanent" where allowed.
+Result<int64_t> parse_seconds(const std::string& v, bool allow_permanent) {
+  std::string t = trim(v);
+  if (allow_permanent && !t.empty() && t[0] == '-') {
+    auto n = parse_int(t, INT64_MIN / 2, -1);
+    if (n) return -1;
+  }
+  return parse_duration(t);
+}
+
+Result<std::vector<Cidr>> parse_cidrs(const std::string& v) {
+  std::vector<Cidr> out;
+  std::string s = v;
+  std::replace(s.begin(), s.end(), ',', ' ');
+  for (const auto& w : words(s)) {
+    auto c = Cidr::parse(w);
+    if (!c)
+      return invalid("'" + w + "' is not an IP address or network (xdpban does not resolve host names here)");
+    out.push_back(*c);
+  }
+  return out;
+}
+
+std::vector<std::string> sorted_dir(const std::string& dir, const std::string& ext) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (auto* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > ext.size() && n.ends_with(ext) && n[0] != '.') out.push_back(dir + "/" + n);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSource& files) {
+  DaemonConfig c;
+  c.path = path;
+  auto slash = path.rfind('/');
+  c.jail_dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  auto text = files.read(path);
+  if (!text) return make_error(ENOENT, path + ": cannot read configuration file");
+  auto ini = IniFile::parse(*text, path);
+  if (!ini) return ini.error();
+  for (const auto& [name, opts] : ini->sections)
+    if (name != "xdpban") return invalid(path + ": unknown section [" + name + "] (options go in [xdpban])");
+  const IniOptions* o = ini->section("xdpban");
+  if (!o) return c;
+  for (const auto& [key, val] : *o) {
+    auto bad = [&](const Error& e) { return invalid(val.where + ": " + key + ": " + e.message); };
+    const std::string& v = val.text;
+    if (key == "interfaces") {
+      c.interfaces = words(v);
+    } else if (key == "xdp_mode") {
+      c.xdp_mode = trim(v);
+      if (c.xdp_mode != "auto" && c.xdp_mode != "native" && c.xdp_mode != "skb")
+        return bad(invalid("'" + v + "' is not an XDP mode (auto, native or skb)"));
+    } else if (key == "pin_dir") {
+      c.pin_dir = trim(v);
+    } else if (key == "database") {
+      c.database = trim(v);
+    } else if (key == "socket") {
+      c.socket = trim(v);
+    } else if (key == "loglevel") {
+      c.loglevel = to_lower(trim(v));
+      static const std::set<std::string> kLevels = {"debug",   "info",  "notice",
+                                                    "warning", "error", "critical"};
+      if (!kLevels.count(c.loglevel))
+        return bad(invalid("'" + v + "' is not a log level (debug, info, warning, error)"));
+    } else if (key == "jail_dir") {
+      c.jail_dir = trim(v);
+    } else if (key == "filter_path") {
+      c.filter_path = words(v);
+    } else if (key == "capacity") {
+      auto n = parse_int(v, 1024, 1 << 26);
+      if (!n) return bad(n.error());
+      c.capacity = static_cast<uint32_t>(*n);
+    } else if (key == "dbpurgeage") {
+      auto d = parse_duration(v);
+      if (!d) return bad(d.error());
+      c.dbpurgeage = *d;
+    } else if (key == "detach_on_exit") {
+      auto b = parse_bool(v);
+      if (!b) return bad(b.error());
+      c.detach_on_exit = *b;
+    } else if (key == "allow") {
+      auto a = parse_cidrs(v);
+      if (!a) return bad(a.error());
+      c.allow = *a;
+    } else {
+      return invalid(val.where + ": unknown option '" + key + "'");
+    }
+  }
+  return c;
+}
+
+Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileSource& files) {
+  // fail2ban's order: jail.conf, jail.d/*.conf, jail.local, jail.d/*.local.
+  std::vector<std::string> layers;
+  if (files.read(dir + "/jail.conf")) layers.push_back(dir + "/jail.conf");
+  for (const auto& f : sorted_dir(dir + "/jail.d", ".conf")) layers.push_back(f);
+  if (files.read(dir + "/jail.local")) layers.push_back(dir + "/jail.local");
+  for (const auto& f : sorted_dir(dir + "/jail.d", ".local")) layers.push_back(f);
+  if (layers.empty()) return make_error(ENOENT, dir + ": no jail.conf, jail.local or jail.d/*.conf");
+  auto cfg = Config::load_layers(layers, files, false);
+  if (!cfg) return cfg.error();
+
+  std::vector<JailSettings> out;
+  for (const auto& section : cfg->sections()) {
+    if (section == "DEFAULT" || section == "INCLUDES" || section == "Definition" || section == "Init" ||
+        section.rfind("KNOWN/", 0) == 0)
+      continue;
+    JailSettings j;
+    j.name = section;
+    std::map<std::string, std::string> vars = {{"__name__", section}};
+    auto where = [&](const std::string& opt) {
+      const IniValue* r = cfg->raw(section, opt);
+      return r ? r->where : section;
+    };
+    for (const auto& opt : cfg->options(section)) {
+      std::string base = opt.substr(0, opt.find('?'));  // conditional options (opt?logtype=...) pass through
+      if (!kJailOptions.count(base) && !kFail2banOnly.count(base) && base.rfind("action", 0) != 0 &&
+          !base.ends_with("_log") && !base.ends_with("_backend"))
+        return invalid(where(opt) + ": [" + section + "] unknown option '" + opt + "'");
+    }
+    if (const IniValue* r = cfg->raw(section, "enabled")) j.where = r->where;
+    auto get = [&](const std::string& opt) -> Result<std::optional<std::string>> {
+      auto v = cfg->get(section, opt, vars);
+      if (!v) return v.error().wrap(where(opt));
+      return v;
+    };
+    std::string err;
+    auto opt_str = [&](const std::string& opt, std::string* out_v) -> Status {
+      auto v = get(opt);
+      if (!v) return v.error();
+      if (*v) *out_v = trim(**v);
+      return {};
+    };
+#define XDPBAN_TRY(expr)          \
+  do {                            \
+    auto _st = (expr);            \
+    if (!_st) return _st.error(); \
+  } while (0)
+    auto fail = [&](const std::string& opt, const Error& e) {
+      return invalid(where(opt) + ": [" + section + "] " + opt + ": " + e.message);
+    };
+    std::string v;
+    v.clear();
+    XDPBAN_TRY(opt_str("enabled", &v));
+    if (!v.empty()) {
+      auto b = parse_bool(v);
+      if (!b) return fail("enabled", b.error());
+      j.enabled = *b;
+    }
+    v = section;
+    XDPBAN_TRY(opt_str("filter", &v));
+    {
+      auto spec = FilterSpec::parse(v);
+      if (!spec) return fail("filter", spec.error());
+      j.filter = *spec;
+    }
+    v.clear();
+    XDPBAN_TRY(opt_str("logpath", &v));
+    for (const auto& l : lines(v))
+      for (const auto& w : words(l)) j.logpath.push_back(w);
+    v = "auto";
+    XDPBAN_TRY(opt_str("backend", &v));
+    {
+      std::string b = to_lower(v.substr(0, v.find('[')));
+      if (b == "auto")
+        j.backend = JailSettings::Backend::kAuto;
+      else if (b == "systemd")
+        j.backend = JailSettings::Backend::kSystemd;
+      else if (b == "file" || b == "pyinotify" || b == "polling" || b == "gamin")
+        j.backend = JailSettings::Backend::kFile;
+      else
+        return fail("backend", invalid("'" + v + "' is not a backend (auto, file, systemd)"));
+    }
+    v.clear();
+    XDPBAN_TRY(opt_str("journalmatch", &v));
+    j.journalmatch = lines(v);
+    struct IntOpt {
+      const char* name;
+      int64_t lo, hi;
+      int64_t* out64;
+      int* out;
+    };
+    int64_t maxtracked = static_cast<int64_t>(j.maxtracked);
+    for (IntOpt io : {IntOpt{"maxretry", 1, 100000, nullptr, &j.maxretry},
+                      IntOpt{"banprefix4", 8, 32, nullptr, &j.banprefix4},
+                      IntOpt{"banprefix6", 16, 128, nullptr, &j.banprefix6},
+                      IntOpt{"maxtracked", 100, 100000000, &maxtracked, nullptr}}) {
+      v.clear();
+      XDPBAN_TRY(opt_str(io.name, &v));
+      if (v.empty()) continue;
+      auto n = parse_int(v, io.lo, io.hi);
+      if (!n) return fail(io.name, n.error());
+      if (io.out) *io.out = static_cast<int>(*n);
+      if (io.out64) *io.out64 = *n;
+    }
+    j.maxtracked = static_cast<size_t>(maxtracked);
+    struct DurOpt {
+      const char* name;
+      int64_t* out;
+      bool permanent;
+    };
+    for (DurOpt d : {DurOpt{"findtime", &j.findtime, false}, DurOpt{"bantime", &j.bantime.bantime, true},
+                     DurOpt{"bantime.maxtime", &j.bantime.maxtime, false},
+                     DurOpt{"bantime.rndtime", &j.bantime.rndtime, false}}) {
+      v.clear();
+      XDPBAN_TRY(opt_str(d.name, &v));
+      if (v.empty()) continue;
+      auto s = parse_seconds(v, d.permanent);
+      if (!s) return fail(d.name, s.error());
+      *d.out = *s;
+    }
+    if (j.findtime <= 0) return fail("findtime", invalid("must be longer than 0s"));
+    for (auto [name, flag] : {std::pair<const char*, bool*>{"bantime.increment", &j.bantime.increment},
+                              {"bantime.overalljails", &j.bantime.overalljails},
+                              {"ignoreself", &j.ignoreself}}) {
+      v.clear();
+      XDPBAN_TRY(opt_str(name, &v));
+      if (v.empty()) continue;
+      auto b = parse_bool(v);
+      if (!b) return fail(name, b.error());
+      *flag = *b;
+    }
+    v.clear();
+    XDPBAN_TRY(opt_str("bantime.factor", &v));
+    if (!v.empty()) {
+      auto f = parse_double(v);
+      if (!f) return fail("bantime.factor", f.error());
+      j.bantime.factor = *f;
+    }
+    v.clear();
+    XDPBAN_TRY(opt_str("bantime.formula", &v));
+    if (!v.empty()) {
+      auto f = BanTimePolicy::parse_formula(v);
+      if (!f) return fail("bantime.formula", f.error());
+      j.bantime.formula = *f;
+    }
+    v.clear();
+    XDPBAN_TRY(opt_str("bantime.multipliers", &v));
+    for (const auto& w : words(v)) {
+      auto f = parse_double(w);
+      if (!f) return fail("bantime.multipliers", f.error());
+      j.bantime.multipliers.push_back(*f);
+    }
+    v.clear();
+    XDPBAN_TRY(opt_str("ignoreip", &v));
+    {
+      auto ips = parse_cidrs(v);
+      if (!ips) return fail("ignoreip", ips.error());
+      j.ignoreip = *ips;
+    }
+    XDPBAN_TRY(opt_str("usedns", &j.usedns));
+    j.usedns = to_lower(j.usedns);
+    if (j.usedns != "yes" && j.usedns != "warn" && j.usedns != "no" && j.usedns != "raw")
+      return fail("usedns", invalid("'" + j.usedns + "' is not one of yes, warn, no, raw"));
+    XDPBAN_TRY(opt_str("logencoding", &j.logencoding));
+    {
+      std::string e = to_lower(j.logencoding);
+      if (e != "auto" && e != "utf-8" && e != "utf8" && e != "ascii" && e != "latin-1" && e != "latin1" &&
+          e != "iso-8859-1")
+        return fail("logencoding",
+                    invalid("'" + j.logencoding + "' is not supported (auto, utf-8, latin-1)"));
+    }
+#undef XDPBAN_TRY
+    if (j.enabled && j.backend != JailSettings::Backend::kSystemd && j.logpath.empty())
+      return invalid(where("enabled") + ": [" + section +
+                     "] is enabled but has no logpath (or backend = systemd)");
+    for (const auto& p : j.logpath)
+      if (p.empty() || p[0] != '/') return fail("logpath", invalid("'" + p + "' is not an absolute path"));
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace xdpban

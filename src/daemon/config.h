@@ -1,0 +1,60 @@
+// config.h - the daemon's configuration: xdpban.conf (interfaces, paths, log
+// level) and the jails, read from jail.conf, jail.d/*.conf, jail.local and
+// jail.d/*.local with fail2ban's option names. Every error names file:line.
+// Does not build filters or open logs (jail.h, daemon.h do).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/ban_manager.h"
+#include "core/cidr.h"
+#include "core/filter_config.h"
+#include "core/ini.h"
+#include "core/result.h"
+
+namespace xdpban {
+
+struct DaemonConfig {
+  std::string path;                     // the xdpban.conf this came from ("" = defaults)
+  std::vector<std::string> interfaces;  // empty: the default-route interface
+  std::string xdp_mode = "auto";
+  std::string pin_dir = "/sys/fs/bpf/xdpban";
+  std::string database = "/var/lib/xdpban/xdpban.db";
+  std::string socket = "/run/xdpban/xdpban.sock";
+  std::string loglevel = "info";
+  std::string jail_dir;  // where jail.conf and jail.d/ live (default: xdpban.conf's directory)
+  std::vector<std::string> filter_path = {"/etc/xdpban/filter.d", "/etc/fail2ban/filter.d"};
+  uint32_t capacity = 1u << 20;
+  int64_t dbpurgeage = 86400;
+  bool detach_on_exit = false;
+  std::vector<Cidr> allow;  // always-allowed networks, written to the allow maps
+
+  static Result<DaemonConfig> load(const std::string& path, const FileSource& files);
+};
+
+struct JailSettings {
+  std::string name;
+  std::string where;  // file:line of the section
+  bool enabled = false;
+  FilterSpec filter;
+  std::vector<std::string> logpath;  // absolute paths or globs
+  enum class Backend { kAuto, kFile, kSystemd } backend = Backend::kAuto;
+  std::vector<std::string> journalmatch;  // jail's own (the filter may add its own)
+  int maxretry = 5;
+  int64_t findtime = 600;
+  BanTimePolicy bantime;
+  std::vector<Cidr> ignoreip;
+  bool ignoreself = true;
+  std::string usedns = "warn";
+  std::string logencoding = "auto";
+  int banprefix4 = 32;
+  int banprefix6 = 128;
+  size_t maxtracked = 100000;  // failing addresses tracked at once (memory bound)
+};
+
+// Every [jail] section of the jail configuration in `dir` (enabled or not).
+Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileSource& files);
+
+}  // namespace xdpban

@@ -1,0 +1,576 @@
+#include "daemon/daemon.h"
+
+#include <glob.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "bpf/datapath.h"
+#include "core/duration.h"
+
+namespace xdpban {
+
+namespace {
+
+std::vector<Address> local_addresses() {
+  std::vector<Address> out;
+  struct ifaddrs* ifa = nullptr;
+  if (getifaddrs(&ifa) != 0) return out;
+  for (auto* i = ifa; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    Address a;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      a.family = Family::V4;
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      a.family = Family::V6;
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    out.push_back(a);
+  }
+  freeifaddrs(ifa);
+  return out;
+}
+
+std::vector<std::string> expand(const std::string& pattern) {
+  if (pattern.find_first_of("*?[") == std::string::npos) return {pattern};
+  glob_t g{};
+  std::vector<std::string> out;
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  globfree(&g);
+  return out;
+}
+
+std::string default_route_interface() {
+  FILE* f = fopen("/proc/net/route", "r");
+  if (!f) return {};
+  char line[512];
+  std::string out;
+  while (fgets(line, sizeof line, f)) {
+    char ifname[64];
+    unsigned long dest = 1;
+    if (sscanf(line, "%63s %lx", ifname, &dest) == 2 && dest == 0) {
+      out = ifname;
+      break;
+    }
+  }
+  fclose(f);
+  return out;
+}
+
+nlohmann::json ban_json(const BanRecord& b, int64_t now) {
+  return {{"cidr", b.cidr.str()},
+          {"jail", b.jail},
+          {"start", b.start},
+          {"expiry", b.expiry},
+          {"remaining_s",
+           b.expiry ? nlohmann::json(std::max<int64_t>(0, b.expiry - now)) : nlohmann::json(nullptr)},
+          {"permanent", b.expiry == 0},
+          {"count", b.count},
+          {"failures", b.failures},
+          {"flags", b.flags}};
+}
+
+nlohmann::json error_json(const std::string& msg) { return {{"ok", false}, {"error", msg}}; }
+
+}  // namespace
+
+Result<LoadedConfig> load_config(const std::string& path) {
+  DiskFileSource files;
+  LoadedConfig out;
+  auto d = DaemonConfig::load(path, files);
+  if (!d) return d.error();
+  out.daemon = *d;
+  auto jails = load_jails(out.daemon.jail_dir, files);
+  if (!jails) return jails.error();
+  for (const auto& s : *jails) {
+    if (!s.enabled) {
+      out.disabled.push_back(s.name);
+      continue;
+    }
+    if (s.backend == JailSettings::Backend::kSystemd)
+      return invalid(s.where + ": [" + s.name + "] backend = systemd is not supported by this build yet");
+    auto j = Jail::create(s, out.daemon.filter_path, files);
+    if (!j) return j.error();
+    out.jails.push_back(std::move(*j));
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedConfig cfg) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->flags_ = flags;
+  d->cfg_ = std::move(cfg);
+  const DaemonConfig& c = d->cfg_.daemon;
+  d->local_addrs_ = local_addresses();
+
+  // Signals first, so a TERM during start-up is not lost.
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  d->signals_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  if (auto st = d->attach_interfaces(); !st) return st.error();
+  auto bl = Blocklist::open(c.pin_dir, Blocklist::Access::kWrite);
+  if (!bl) return bl.error();
+  d->blocklist_ = std::move(*bl);
+  d->sink_ = std::make_unique<BpfBanSink>(*d->blocklist_);
+
+  auto slash = c.database.rfind('/');
+  if (slash != std::string::npos && slash > 0) ::mkdir(c.database.substr(0, slash).c_str(), 0700);
+  auto store = StateStore::open(c.database);
+  if (!store) return store.error();
+  d->store_ = std::move(*store);
+  d->bans_ = std::make_unique<BanManager>(*d->sink_, d->store_.get());
+  for (const auto& j : d->cfg_.jails) d->bans_->set_policy(j->settings().name, j->settings().bantime);
+  Daemon* self = d.get();
+  d->bans_->set_guard([self](const std::string& jail, const Cidr& cidr) { return self->guard(jail, cidr); });
+  for (const auto& a : c.allow)
+    if (auto st = d->blocklist_->allow_add(a); !st) return st.error();
+
+  if (auto st = d->reconcile(); !st) return st.error();
+  auto t = FileTailer::create();
+  if (!t) return t.error();
+  d->tailer_ = std::move(*t);
+  if (auto st = d->follow_logs(); !st) return st.error();
+
+  auto ctl = ControlServer::listen(c.socket, [self](const nlohmann::json& r) { return self->handle(r); });
+  if (!ctl) return ctl.error();
+  d->control_ = std::move(*ctl);
+
+  d->epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+  d->timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  itimerspec every{{1, 0}, {1, 0}};
+  timerfd_settime(d->timer_.get(), 0, &every, nullptr);
+  for (int fd : {d->tailer_->fd(), d->timer_.get(), d->signals_.get(), d->control_->listen_fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(d->epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+      return make_error(errno, std::string("epoll_ctl: ") + std::strerror(errno));
+  }
+  return d;
+}
+
+Daemon::~Daemon() = default;
+
+Status Daemon::attach_interfaces() {
+  const DaemonConfig& c = cfg_.daemon;
+  std::vector<std::string> ifaces = c.interfaces;
+  if (ifaces.empty()) {
+    std::string dflt = default_route_interface();
+    if (dflt.empty()) return invalid("no interfaces configured and no default route to pick one from");
+    ifaces.push_back(dflt);
+  }
+  DatapathOptions o;
+  o.pin_dir = c.pin_dir;
+  o.capacity = c.capacity;
+  auto mode = parse_attach_mode(c.xdp_mode);
+  if (!mode) return mode.error();
+  for (const auto& i : ifaces) {
+    auto a = attach(o, i, *mode);
+    if (!a) return a.error();
+    spdlog::info("XDP on {}: {} mode, {}{}", a->ifname, a->mode,
+                 a->dispatcher ? "libxdp dispatcher" : "program alone (libxdp dispatcher unavailable)",
+                 a->newly_attached ? "" : " (was attached already)");
+    attached_.push_back(i);
+  }
+  return {};
+}
+
+// Store, maps and config agree after this: stored bans missing from the maps
+// are put back (reboot), map entries the store does not know are adopted as
+// manual bans (written while the daemon was down), expired ones removed.
+Status Daemon::reconcile() {
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t now = unix_now();
+  auto stored = store_->load_bans();
+  if (!stored) return stored.error();
+  auto history = store_->load_history();
+  if (!history) return history.error();
+  auto in_maps = blocklist_->list();
+  if (!in_maps) return in_maps.error();
+
+  std::map<Cidr, BanInfo> mapped;
+  for (const auto& e : *in_maps) mapped[e.cidr] = e;
+  std::vector<BanRecord> active;
+  size_t restored = 0, expired = 0, adopted = 0;
+  if (auto st = store_->begin(); !st) return st;
+  for (const auto& b : *stored) {
+    if (b.expiry != 0 && b.expiry <= now) {
+      ++expired;
+      (void)store_->remove_ban(b.cidr);
+      if (mapped.count(b.cidr)) (void)sink_->erase(b.cidr);
+      mapped.erase(b.cidr);
+      continue;
+    }
+    auto m = mapped.find(b.cidr);
+    if (m == mapped.end()) {
+      if (auto st = sink_->insert(b); !st) return st;
+      ++restored;
+    } else {
+      mapped.erase(m);
+    }
+    active.push_back(b);
+  }
+  for (const auto& [cidr, e] : mapped) {
+    BanRecord r = sink_->record_of(e);
+    if (r.expiry != 0 && r.expiry <= now) {
+      (void)sink_->erase(cidr);
+      ++expired;
+      continue;
+    }
+    r.flags |= XDPBAN_BAN_MANUAL;
+    (void)store_->save_ban(r);
+    active.push_back(r);
+    ++adopted;
+  }
+  if (auto st = store_->commit(); !st) return st;
+  bans_->restore(active, *history);
+  for (const auto& [k, n] : *history) banned_total_[k.first] += static_cast<uint64_t>(n);
+  (void)blocklist_->maintain(true);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info(
+      "restored state: {} active bans ({} put back into the maps, {} adopted from the maps, {} expired) "
+      "in {:.0f} ms",
+      active.size(), restored, adopted, expired, ms);
+  return {};
+}
+
+Status Daemon::follow_logs() {
+  by_path_.clear();
+  for (const auto& j : cfg_.jails) {
+    for (const auto& pattern : j->settings().logpath) {
+      auto paths = expand(pattern);
+      if (paths.empty()) spdlog::warn("[{}] no file matches {} yet", j->settings().name, pattern);
+      for (const auto& p : paths) {
+        by_path_[p].push_back(j.get());
+        if (tailer_->follows(p)) continue;
+        auto pos = store_->load_position(p);
+        if (!pos) return pos.error();
+        if (auto st = tailer_->add(p, *pos); !st) return st.error().wrap("[" + j->settings().name + "]");
+        spdlog::info("[{}] following {}{}", j->settings().name, p, *pos ? " (from the saved position)" : "");
+      }
+    }
+  }
+  return {};
+}
+
+std::optional<std::string> Daemon::guard(const std::string& jail, const Cidr& c) {
+  for (const auto& j : cfg_.jails) {
+    if (j->settings().name != jail) continue;
+    for (const auto& ip : j->settings().ignoreip)
+      if (ip.contains(c.addr) || c.contains(ip.addr)) return "ignoreip " + ip.str();
+    if (j->settings().ignoreself)
+      for (const auto& a : local_addrs_)
+        if (c.contains(a)) return "it is this host's address " + a.str() + " (ignoreself)";
+  }
+  auto allowed = blocklist_->allowed_by(c.addr);
+  if (allowed.ok() && *allowed) return "allow-listed by " + (*allowed)->str();
+  return std::nullopt;
+}
+
+void Daemon::on_line(const std::string& path, std::string_view line) {
+  auto it = by_path_.find(path);
+  if (it == by_path_.end()) return;
+  double now = static_cast<double>(unix_now());
+  for (Jail* j : it->second)
+    if (auto req = j->on_line(line, now)) ban(*j, *req);
+}
+
+void Daemon::ban(Jail& jail, const BanRequest& req) {
+  const std::string& name = jail.settings().name;
+  std::uniform_real_distribution<double> u(0, 1);
+  auto o = bans_->ban(name, req.target, unix_now(), req.failures, 0, std::nullopt, u(rng_));
+  if (!o) {
+    spdlog::error("[{}] cannot ban {}: {}", name, req.target.str(), o.error().message);
+    return;
+  }
+  jail.forget(req.source);
+  const BanRecord& b = o->ban;
+  std::string dur = b.expiry ? format_duration(b.expiry - b.start) : "permanently";
+  switch (o->kind) {
+    case BanManager::Outcome::kBanned:
+      ++banned_total_[name];
+      if (b.count > 1)
+        spdlog::info("[{}] Ban {} for {} (banned {} times before)", name, b.cidr.str(), dur, b.count - 1);
+      else
+        spdlog::info("[{}] Ban {} for {}", name, b.cidr.str(), dur);
+      break;
+    case BanManager::Outcome::kProlonged:
+      spdlog::info("[{}] Prolong ban of {} to {}", name, b.cidr.str(), dur);
+      break;
+    case BanManager::Outcome::kAlreadyBanned:
+      spdlog::info("[{}] {} already banned", name, b.cidr.str());
+      break;
+    case BanManager::Outcome::kIgnored:
+      spdlog::info("[{}] Ignore {}: {}", name, req.target.str(), o->reason);
+      break;
+  }
+}
+
+void Daemon::save_positions() {
+  (void)store_->begin();
+  for (const auto& p : tailer_->paths())
+    if (auto pos = tailer_->position(p)) (void)store_->save_position(p, *pos);
+  (void)store_->commit();
+}
+
+void Daemon::tick() {
+  ++ticks_;
+  int64_t now = unix_now();
+  for (const auto& b : bans_->expire(now)) spdlog::info("[{}] Unban {}", b.jail, b.cidr.str());
+  tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+  (void)blocklist_->maintain(false);
+  save_positions();
+  if (ticks_ % 60 == 0)
+    for (const auto& j : cfg_.jails) j->tracker().expire(now);
+  if (ticks_ % 3600 == 1) (void)store_->purge_history(now, cfg_.daemon.dbpurgeage);
+}
+
+Status Daemon::reload() {
+  auto fresh = load_config(flags_.config);
+  if (!fresh) return fresh.error();  // the running configuration stays as it was
+  if (fresh->daemon.pin_dir != cfg_.daemon.pin_dir || fresh->daemon.database != cfg_.daemon.database ||
+      fresh->daemon.socket != cfg_.daemon.socket)
+    spdlog::warn("pin_dir, database and socket changes take effect at the next start");
+  fresh->daemon.pin_dir = cfg_.daemon.pin_dir;
+  fresh->daemon.database = cfg_.daemon.database;
+  fresh->daemon.socket = cfg_.daemon.socket;
+  cfg_ = std::move(*fresh);
+  local_addrs_ = local_addresses();
+  for (const auto& j : cfg_.jails) bans_->set_policy(j->settings().name, j->settings().bantime);
+  // by_path_ points into the jails just replaced: rebuild it before anything can fail.
+  if (auto st = follow_logs(); !st) return st;
+  for (const auto& a : cfg_.daemon.allow)
+    if (auto st = blocklist_->allow_add(a); !st) return st;
+  return attach_interfaces();
+}
+
+nlohmann::json Daemon::status_json(const std::string& only) {
+  nlohmann::json jails = nlohmann::json::array();
+  std::map<std::string, size_t> banned_now;
+  for (const auto& [c, b] : bans_->active()) ++banned_now[b.jail];
+  for (const auto& j : cfg_.jails) {
+    const auto& n = j->settings().name;
+    if (!only.empty() && n != only) continue;
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& [p, js] : by_path_)
+      for (Jail* x : js)
+        if (x == j.get()) files.push_back(p);
+    jails.push_back({{"name", n},
+                     {"filter", j->settings().filter.name},
+                     {"currently_failed", j->tracker().size()},
+                     {"total_failed", j->total_failed()},
+                     {"currently_banned", banned_now[n]},
+                     {"total_banned", banned_total_[n]},
+                     {"files", files}});
+  }
+  return jails;
+}
+
+nlohmann::json Daemon::handle(const nlohmann::json& req) {
+  const std::string cmd = req.value("cmd", "");
+  int64_t now = unix_now();
+  auto cidrs_of = [&](std::vector<Cidr>* out) -> std::optional<std::string> {
+    for (const auto& s : req.value("cidrs", std::vector<std::string>{})) {
+      auto c = Cidr::parse(s);
+      if (!c) return c.error().message;
+      out->push_back(*c);
+    }
+    return std::nullopt;
+  };
+  if (cmd == "ping") return {{"ok", true}, {"pid", getpid()}, {"version", "0.1.0"}};
+  if (cmd == "ban") {
+    std::vector<Cidr> cidrs;
+    if (auto e = cidrs_of(&cidrs)) return error_json(*e);
+    std::string jail = req.value("jail", "manual");
+    std::optional<int64_t> dur;
+    if (req.contains("duration") && !req["duration"].is_null()) dur = req["duration"].get<int64_t>();
+    if (!dur && jail == "manual") dur = -1;
+    bool force = req.value("force", false);
+    nlohmann::json results = nlohmann::json::array();
+    for (const auto& c : cidrs) {
+      // --force skips the guard for this one ban.
+      if (force) bans_->set_guard(nullptr);
+      auto o = bans_->ban(jail, c, now, 0, XDPBAN_BAN_MANUAL, dur);
+      if (force) bans_->set_guard([this](const std::string& j, const Cidr& x) { return guard(j, x); });
+      if (!o) return error_json(o.error().message);
+      static const char* kinds[] = {"banned", "prolonged", "already", "ignored"};
+      nlohmann::json r = ban_json(o->ban, now);
+      r["outcome"] = kinds[o->kind];
+      if (o->kind == BanManager::Outcome::kIgnored) r["reason"] = o->reason;
+      if (o->kind == BanManager::Outcome::kBanned || o->kind == BanManager::Outcome::kProlonged) {
+        ++banned_total_[jail];
+        spdlog::info("[{}] Ban {} ({}{})", jail, c.str(),
+                     o->ban.expiry ? "for " + format_duration(o->ban.expiry - now) : "permanent",
+                     req.contains("reason") ? ", " + req.value("reason", "") : "");
+      }
+      results.push_back(r);
+    }
+    return {{"ok", true}, {"results", results}};
+  }
+  if (cmd == "unban") {
+    std::vector<Cidr> targets;
+    if (auto e = cidrs_of(&targets)) return error_json(*e);
+    if (req.value("all", false)) {
+      std::string jail = req.value("jail", "");
+      for (const auto& [c, b] : bans_->active())
+        if (jail.empty() || b.jail == jail) targets.push_back(c);
+    }
+    nlohmann::json removed = nlohmann::json::array(), missing = nlohmann::json::array();
+    for (const auto& c : targets) {
+      auto r = bans_->unban(c);
+      if (!r) return error_json(r.error().message);
+      if (*r) {
+        spdlog::info("[{}] Unban {}", (*r)->jail, c.str());
+        removed.push_back({{"cidr", c.str()}, {"jail", (*r)->jail}});
+      } else {
+        missing.push_back(c.str());
+      }
+    }
+    (void)blocklist_->maintain(req.value("all", false));
+    return {{"ok", true}, {"removed", removed}, {"missing", missing}};
+  }
+  if (cmd == "allow_add" || cmd == "allow_del") {
+    std::vector<Cidr> cidrs;
+    if (auto e = cidrs_of(&cidrs)) return error_json(*e);
+    nlohmann::json missing = nlohmann::json::array();
+    for (const auto& c : cidrs) {
+      if (cmd == "allow_add") {
+        if (auto st = blocklist_->allow_add(c); !st) return error_json(st.error().message);
+      } else {
+        auto r = blocklist_->allow_del(c);
+        if (!r) return error_json(r.error().message);
+        if (!*r) missing.push_back(c.str());
+      }
+    }
+    return {{"ok", true}, {"missing", missing}};
+  }
+  if (cmd == "list") {
+    std::string jail = req.value("jail", "");
+    std::optional<Cidr> within;
+    if (req.contains("cidr")) {
+      auto c = Cidr::parse(req.value("cidr", ""));
+      if (!c) return error_json(c.error().message);
+      within = *c;
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [c, b] : bans_->active()) {
+      if (!jail.empty() && b.jail != jail) continue;
+      if (within && !within->contains(c)) continue;
+      out.push_back(ban_json(b, now));
+    }
+    return {{"ok", true}, {"bans", out}};
+  }
+  if (cmd == "status") {
+    std::string jail = req.value("jail", "");
+    if (!jail.empty()) {
+      bool known = false;
+      for (const auto& j : cfg_.jails) known |= j->settings().name == jail;
+      if (!known) return error_json("no enabled jail named '" + jail + "'");
+    }
+    return {{"ok", true},
+            {"jails", status_json(jail)},
+            {"interfaces", attached_},
+            {"disabled", cfg_.disabled},
+            {"bans", bans_->active().size()}};
+  }
+  if (cmd == "stats") {
+    auto s = blocklist_->stats();
+    if (!s) return error_json(s.error().message);
+    return {{"ok", true},
+            {"counters",
+             {{"passed", s->passed},
+              {"dropped_v4", s->dropped_v4},
+              {"dropped_v6", s->dropped_v6},
+              {"allow_hits", s->allow_hits},
+              {"expired_hits", s->expired_hits},
+              {"non_ip", s->non_ip},
+              {"malformed", s->malformed}}}};
+  }
+  if (cmd == "reload") {
+    sd_notify(0, "RELOADING=1");
+    auto st = reload();
+    sd_notify(0, "READY=1");
+    if (!st) {
+      spdlog::error("reload failed, keeping the running configuration: {}", st.error().message);
+      return error_json(st.error().message);
+    }
+    spdlog::info("configuration reloaded: {} jails", cfg_.jails.size());
+    return {{"ok", true}, {"jails", cfg_.jails.size()}};
+  }
+  return error_json("unknown command '" + cmd + "'");
+}
+
+int Daemon::run() {
+  tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+  std::string names;
+  for (const auto& j : cfg_.jails) names += (names.empty() ? "" : ", ") + j->settings().name;
+  spdlog::info("xdpband ready: {} jails ({}), control socket {}", cfg_.jails.size(), names,
+               cfg_.daemon.socket);
+  sd_notify(0, ("READY=1\nSTATUS=" + std::to_string(cfg_.jails.size()) + " jails, " +
+                std::to_string(bans_->active().size()) + " bans")
+                   .c_str());
+  epoll_event evs[64];
+  while (!stop_) {
+    int n = epoll_wait(epoll_.get(), evs, 64, -1);
+    if (n < 0 && errno == EINTR) continue;
+    for (int i = 0; i < n; ++i) {
+      int fd = evs[i].data.fd;
+      if (fd == tailer_->fd()) {
+        tailer_->poll([this](const std::string& p, std::string_view l) { on_line(p, l); });
+      } else if (fd == timer_.get()) {
+        uint64_t expirations;
+        (void)!read(fd, &expirations, sizeof expirations);
+        tick();
+      } else if (fd == signals_.get()) {
+        signalfd_siginfo si{};
+        while (read(fd, &si, sizeof si) == sizeof si) {
+          if (si.ssi_signo == SIGHUP) {
+            spdlog::info("SIGHUP: reloading configuration");
+            handle({{"cmd", "reload"}});
+          } else {
+            spdlog::info("signal {}: shutting down", si.ssi_signo == SIGTERM ? "TERM" : "INT");
+            stop_ = true;
+          }
+        }
+      } else if (fd == control_->listen_fd()) {
+        for (int c : control_->accept_all()) {
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.fd = c;
+          epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c, &ev);
+        }
+      } else if (!control_->serve(fd)) {
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+      }
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  save_positions();
+  if (flags_.detach_on_exit || cfg_.daemon.detach_on_exit) {
+    for (const auto& i : attached_)
+      if (auto r = detach(i); r.ok() && *r) spdlog::info("detached from {}", i);
+  } else {
+    spdlog::info("leaving the XDP program and maps in place: bans stay enforced");
+  }
+  return 0;
+}
+
+}  // namespace xdpban

@@ -1,0 +1,76 @@
+// daemon.h - xdpband: wires config, jails, the file tailer, the ban manager,
+// the SQLite store and the BPF maps into one epoll event loop (inotify,
+// timerfd, signalfd, control socket). Owns start-up reconciliation of store,
+// maps and config, and reload. Does not own matching (Jail) or map layout.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bpf/ban_sink.h"
+#include "bpf/blocklist.h"
+#include "core/ban_manager.h"
+#include "daemon/config.h"
+#include "daemon/jail.h"
+#include "io/control.h"
+#include "io/fd.h"
+#include "io/file_tailer.h"
+#include "io/state_store.h"
+
+namespace xdpban {
+
+struct DaemonFlags {
+  std::string config = "/etc/xdpban/xdpban.conf";
+  bool detach_on_exit = false;
+};
+
+// Reads and validates xdpban.conf, the jails and their filters.
+struct LoadedConfig {
+  DaemonConfig daemon;
+  std::vector<std::unique_ptr<Jail>> jails;  // enabled ones
+  std::vector<std::string> disabled;
+};
+Result<LoadedConfig> load_config(const std::string& path);
+
+class Daemon {
+ public:
+  static Result<std::unique_ptr<Daemon>> start(const DaemonFlags& flags, LoadedConfig cfg);
+  ~Daemon();
+  int run();  // until SIGTERM/SIGINT; returns the exit code
+
+ private:
+  Daemon() = default;
+  Status attach_interfaces();
+  Status reconcile();
+  Status follow_logs();
+  void on_line(const std::string& path, std::string_view line);
+  void ban(Jail& jail, const BanRequest& req);
+  void tick();
+  Status reload();
+  void save_positions();
+  std::optional<std::string> guard(const std::string& jail, const Cidr& c);
+  nlohmann::json handle(const nlohmann::json& req);
+  nlohmann::json status_json(const std::string& jail);
+
+  DaemonFlags flags_;
+  LoadedConfig cfg_;
+  std::unique_ptr<Blocklist> blocklist_;
+  std::unique_ptr<BpfBanSink> sink_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<BanManager> bans_;
+  std::unique_ptr<FileTailer> tailer_;
+  std::unique_ptr<ControlServer> control_;
+  std::map<std::string, std::vector<Jail*>> by_path_;
+  std::map<std::string, uint64_t> banned_total_;  // per jail, from history and since start
+  std::vector<Address> local_addrs_;
+  std::vector<std::string> attached_;
+  Fd epoll_, timer_, signals_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  uint64_t ticks_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace xdpban

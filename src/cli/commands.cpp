@@ -428,6 +428,8 @@ int watch_stats(Blocklist& bl, double interval, unsigned count, bool json) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   bool tty = !json && isatty(STDOUT_FILENO);
+  std::string ifaces;
+  for (const auto& a : attachments()) ifaces += (ifaces.empty() ? "" : ", ") + a.ifname + " (" + a.mode + ")";
   auto prev = bl.stats();
   if (!prev) return fail(prev.error());
   auto t_prev = std::chrono::steady_clock::now();
@@ -466,6 +468,8 @@ int watch_stats(Blocklist& bl, double interval, unsigned count, bool json) {
       if (auto u = bl.usage(); u)
         std::printf("\nhosts          %zu IPv4, %zu IPv6; networks %zu IPv4, %zu IPv6\n", u->hosts4,
                     u->hosts6, u->nets4, u->nets6);
+      std::printf("interfaces     %s\n",
+                  ifaces.empty() ? "none (run 'xdpban attach IFACE')" : ifaces.c_str());
     } else {
       std::printf("%-8s %12.1f %12.1f %12.1f %12.1f %14llu %14llu %14llu\n", hms, rate(0), rate(1), rate(2),
                   rate(3), static_cast<unsigned long long>(cur->passed),

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "Show libbpf/libxdp diagnostics");
   app.footer(
       "Exit codes: 0 success, 1 operation failed, 2 bad input (nothing changed), "
-      "3 some named entries did not exist.\nRun 'xdpban COMMAND --help' for a command's options.");
+      "3 some named entries did not exist, 4 import loaded the good lines and rejected some.\n"
+      "Run 'xdpban COMMAND --help' for a command's options.");
   app.parse_complete_callback([&] { set_bpf_log_verbose(g.verbose); });
   add_datapath_commands(app, g);
   add_import_command(app, g);

@@ -177,5 +177,20 @@ TEST(BlocklistParser, FastPathAgreesWithCidrParse) {
   }
 }
 
+// The fast order must be Cidr's: the import merges the parsed list with the
+// existing bans by it.
+TEST(BlocklistParser, CidrLessIsCidrOrder) {
+  std::mt19937 rng(7);
+  std::vector<Cidr> all;
+  for (int i = 0; i < 300; ++i) {
+    Address a;
+    a.family = rng() % 3 ? Family::V4 : Family::V6;
+    for (size_t b = 0; b < a.size(); ++b) a.bytes[b] = static_cast<uint8_t>(rng() % 4);  // many ties
+    all.push_back(Cidr::network_of(a, static_cast<int>(rng() % (a.bits() + 1))));
+  }
+  for (const auto& a : all)
+    for (const auto& b : all) ASSERT_EQ(cidr_less(a, b), a < b) << a.str() << " vs " << b.str();
+}
+
 }  // namespace
 }  // namespace xdpban

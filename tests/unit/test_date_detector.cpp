@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ctime>
+
+#include "core/date_detector.h"
+
+namespace xdpban {
+namespace {
+
+constexpr double kNow = 1124013600;  // 2005-08-14 10:00:00 UTC
+
+class DateDetectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "UTC", 1);
+    tzset();
+  }
+};
+
+double at(const char* line, const std::optional<std::string>& pattern = std::nullopt,
+          const std::optional<std::string>& tz = std::nullopt) {
+  auto dd = DateDetector::create(pattern, tz);
+  EXPECT_TRUE(dd) << (dd ? "" : dd.error().message);
+  auto m = dd->match(line, kNow);
+  if (!m || !m->time) return -1;
+  return *m->time;
+}
+
+TEST_F(DateDetectorTest, SyslogWithoutYearInfersYear) {
+  EXPECT_EQ(at("Aug 14 11:59:59 host sshd[1]: x"), 1124020799);  // 2005-08-14 11:59:59 UTC
+  // A date after "now" (+1 day) belongs to the previous year.
+  EXPECT_EQ(at("Dec 31 23:59:59 host sshd[1]: x"), 1104537599);  // 2004-12-31
+}
+
+TEST_F(DateDetectorTest, DefaultTemplates) {
+  EXPECT_EQ(at("2005-08-14T12:00:00+02:00 host x"), 1124013600);
+  EXPECT_EQ(at("2005-08-14 10:00:00,123 fail2ban.actions [1]: x"), 1124013600);
+  EXPECT_EQ(at("[2005-08-14 10:00:00] NOTICE[1] chan_sip.c: x"), 1124013600);
+  EXPECT_EQ(at("1.2.3.4 - - [14/Aug/2005:12:00:00 +0200] \"GET / HTTP/1.1\" 401"), 1124013600);
+  EXPECT_EQ(at("1124013600 x"), 1124013600);
+  EXPECT_EQ(at("type=USER_LOGIN msg=audit(1124013600.123:4063): x"), 1124013600.123);
+  EXPECT_EQ(at("@400000004300f7a000000000 x"), 0x4300f7a0);
+}
+
+TEST_F(DateDetectorTest, CutsOnlyTheDate) {
+  auto dd = DateDetector::create(std::nullopt);
+  ASSERT_TRUE(dd);
+  std::string line = "Aug 14 11:59:59 host sshd[1]: Failed";
+  auto m = dd->match(line, kNow);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(line.substr(m->start, m->end - m->start), "Aug 14 11:59:59");
+}
+
+TEST_F(DateDetectorTest, CustomPatternsEpochAndTimeZone) {
+  EXPECT_EQ(at("x 14.08.2005 10:00:00 y", "%d.%m.%Y %H:%M:%S"), 1124013600);
+  EXPECT_EQ(at("14.08.2005 12:00:00 y", "{^LN-BEG}%d.%m.%Y %H:%M:%S", "CEST"), 1124013600);
+  EXPECT_EQ(at("ts=1124013600000 x", "ts={LEPOCH}"), 1124013600);
+  EXPECT_EQ(at("1124013600 x", "EPOCH"), 1124013600);
+  EXPECT_EQ(at("2005-08-14 10:00:00 x", std::nullopt, "UTC+0100"), 1124013600 - 3600);
+  EXPECT_EQ(at("no date here", "%Y-%m-%d"), -1);
+  EXPECT_FALSE(DateDetector::create(std::string("%Q"), std::nullopt));
+  EXPECT_FALSE(DateDetector::create(std::nullopt, std::string("Mars/Olympus")));
+}
+
+TEST(TimeZone, Parse) {
+  EXPECT_EQ(parse_time_zone("UTC"), 0);
+  EXPECT_EQ(parse_time_zone("CEST"), 120);
+  EXPECT_EQ(parse_time_zone("+0530"), 330);
+  EXPECT_EQ(parse_time_zone("UTC-05:00"), -300);
+  EXPECT_FALSE(parse_time_zone("nowhere"));
+}
+
+}  // namespace
+}  // namespace xdpban

@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include "core/filter_config.h"
+#include "core/ini.h"
+
+namespace xdpban {
+namespace {
+
+class MemFiles : public FileSource {
+ public:
+  std::map<std::string, std::string> files;
+  std::optional<std::string> read(const std::string& path) const override {
+    auto it = files.find(path);
+    if (it == files.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+TEST(IniFile, SectionsContinuationCommentsAndInlineComments) {
+  auto f = IniFile::parse(
+      "# comment\n[Definition]\nfailregex = ^a <HOST>$\n    ^b <HOST>$\n  # comment inside\n\n    ^c\n"
+      "Key = v ; inline comment\nsemi = a;b\n[DEFAULT]\nx = 1\n",
+      "t.conf");
+  ASSERT_TRUE(f) << f.error().message;
+  const IniOptions* d = f->section("Definition");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->at("failregex").text, "^a <HOST>$\n^b <HOST>$\n\n^c");
+  EXPECT_EQ(d->at("key").text, "v");  // names are lower-cased, inline comment dropped
+  EXPECT_EQ(d->at("semi").text, "a;b");
+  EXPECT_EQ(d->at("failregex").where, "t.conf:3");
+  EXPECT_EQ(f->defaults.at("x").text, "1");
+}
+
+TEST(IniFile, ErrorsNameFileAndLine) {
+  auto f = IniFile::parse("[Definition]\nfailregex = x\nnot an option\n", "bad.conf");
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().message.find("bad.conf:3"), std::string::npos) << f.error().message;
+  auto g = IniFile::parse("key = value\n", "nosec.conf");
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find("nosec.conf:1"), std::string::npos);
+}
+
+TEST(Config, IncludesLocalOverridesAndKnown) {
+  MemFiles fs;
+  fs.files["/f/common.conf"] = "[DEFAULT]\n_daemon = \\S*\nprefix = <%(_daemon)s>\n";
+  fs.files["/f/x.conf"] =
+      "[INCLUDES]\nbefore = common.conf\nafter = x-extra.conf\n[DEFAULT]\n_daemon = sshd\n"
+      "[Definition]\nfailregex = %(prefix)s base <HOST>\nother = 1\n";
+  fs.files["/f/x-extra.conf"] = "[Definition]\nother = 2\n";
+  fs.files["/f/x.local"] = "[Definition]\nfailregex = %(known/failregex)s\n            local <HOST>\n";
+  auto cfg = Config::load("/f/x.conf", fs);
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  auto v = cfg->get("Definition", "failregex");
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(**v, "<sshd> base <HOST>\nlocal <HOST>");
+  EXPECT_EQ(**cfg->get("Definition", "other"), "2");
+  EXPECT_EQ((std::vector<std::string>{"/f/common.conf", "/f/x.conf", "/f/x-extra.conf", "/f/x.local"}),
+            cfg->files());
+}
+
+TEST(Config, SectionInterpolationAndMissingReference) {
+  MemFiles fs;
+  fs.files["/a.conf"] = "[lt_file]\np = FILE\n[Definition]\nv = %(lt_file/p)s-%(mode)s\nbad = %(nope)s\n";
+  auto cfg = Config::load("/a.conf", fs);
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(**cfg->get("Definition", "v", {{"mode", "aggr"}}), "FILE-aggr");
+  auto bad = cfg->get("Definition", "bad");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("/a.conf:5"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(Config::load("/missing.conf", fs));
+}
+
+TEST(FilterSpec, ParsesArguments) {
+  auto s = FilterSpec::parse("postfix[mode=auth, logtype=\"journal\", x='a,b']");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->name, "postfix");
+  EXPECT_EQ(s->args.at("mode"), "auth");
+  EXPECT_EQ(s->args.at("logtype"), "journal");
+  EXPECT_EQ(s->args.at("x"), "a,b");
+  EXPECT_FALSE(FilterSpec::parse("postfix[mode"));
+}
+
+TEST(FilterDefinition, InitArgumentsAndNestedTags) {
+  MemFiles fs;
+  fs.files["/d/common.conf"] =
+      "[DEFAULT]\nlogtype = file\n__prefix_line = <lt_<logtype>/__prefix_line>\n"
+      "[lt_file]\n__prefix_line = FILEPFX\n[lt_journal]\n__prefix_line = JPFX\n";
+  fs.files["/d/f.conf"] =
+      "[INCLUDES]\nbefore = common.conf\n[Definition]\n"
+      "failregex = ^%(__prefix_line)sfail <HOST>$\n            <mdre-<mode>>\n"
+      "mdre-normal =\nmdre-aggressive = ^aggr <HOST>$\n"
+      "maxlines = <lines>\n[Init]\nmode = normal\nlines = 2\n";
+  auto def = load_filter_definition("/d/f.conf", {}, fs);
+  ASSERT_TRUE(def) << def.error().message;
+  EXPECT_EQ(def->failregex, (std::vector<std::string>{"^FILEPFXfail <HOST>$"}));
+  EXPECT_EQ(def->maxlines, 2);
+  auto aggr = load_filter_definition("/d/f.conf", {{"mode", "aggressive"}, {"logtype", "journal"}}, fs);
+  ASSERT_TRUE(aggr) << aggr.error().message;
+  EXPECT_EQ(aggr->failregex, (std::vector<std::string>{"^JPFXfail <HOST>$", "^aggr <HOST>$"}));
+}
+
+TEST(FilterDefinition, SelfReferenceIsAnError) {
+  MemFiles fs;
+  fs.files["/s.conf"] = "[Definition]\nfailregex = <a>\n[Init]\na = x<b>\nb = <a>\n";
+  auto def = load_filter_definition("/s.conf", {}, fs);
+  ASSERT_FALSE(def);
+  EXPECT_NE(def.error().message.find("self-referencing"), std::string::npos) << def.error().message;
+}
+
+}  // namespace
+}  // namespace xdpban

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <list>
+#include <cstring>
+#include <unordered_map>
 
 #include "core/ini.h"
 
@@ -131,8 +132,88 @@ struct FailState {
   }
 };
 
+// Index just past the group that opens at `open` ('('), or npos; sets *alternation
+// if the group has a '|' at its own level.
+size_t group_end(const std::string& p, size_t open, bool* alternation) {
+  int depth = 0;
+  *alternation = false;
+  for (size_t i = open; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '[') {
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      while (j < p.size() && p[j] != ']') j += p[j] == '\\' ? 2 : 1;
+      i = j;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (--depth == 0) return i + 1;
+    } else if (c == '|' && depth == 1) {
+      *alternation = true;
+    }
+  }
+  return std::string::npos;
+}
+
+// The literal text every match of a `^`-anchored single-line pattern starts with,
+// so a line that does not start with it can skip PCRE2 entirely. Conservative:
+// returns "" whenever unsure (flags, top-level alternation, optional parts).
+std::string required_prefix(const std::string& p) {
+  if (p.empty() || p[0] != '^') return "";
+  bool alt = false;
+  std::string wrapped = "(" + p + ")";  // top-level '|' check via the group scanner
+  if (group_end(wrapped, 0, &alt) == std::string::npos || alt) return "";
+  auto is_quant = [&](size_t i) {
+    return i < p.size() && (p[i] == '?' || p[i] == '*' || p[i] == '+' || p[i] == '{');
+  };
+  std::string prefix;
+  std::vector<std::pair<size_t, size_t>> open;  // (pattern index of '(', prefix length on entry)
+  size_t i = 1;
+  while (i < p.size()) {
+    char c = p[i];
+    if (c == '(') {
+      size_t body = i + 1;
+      if (p.compare(i, 3, "(?:") == 0) {
+        body = i + 3;
+      } else if (p.compare(i, 4, "(?P<") == 0 ||
+                 (p.compare(i, 3, "(?<") == 0 && i + 3 < p.size() && p[i + 3] != '=' && p[i + 3] != '!')) {
+        body = p.find('>', i);
+        if (body == std::string::npos) break;
+        ++body;
+      } else if (i + 1 < p.size() && p[i + 1] == '?') {
+        break;  // lookaround, conditional, flags: stop here
+      }
+      open.emplace_back(i, prefix.size());
+      i = body;
+      continue;
+    }
+    if (c == '\\' && i + 1 < p.size() && !std::isalnum(static_cast<unsigned char>(p[i + 1]))) {
+      if (is_quant(i + 2)) break;
+      prefix += p[i + 1];
+      i += 2;
+      continue;
+    }
+    if (std::strchr("\\.[]()?*+{}|^$", c)) break;
+    if (is_quant(i + 1)) break;
+    prefix += c;
+    ++i;
+  }
+  // Literals inside a group count only if the group is neither optional nor an alternation.
+  for (auto it = open.rbegin(); it != open.rend(); ++it) {
+    bool group_alt = false;
+    size_t end = group_end(p, it->first, &group_alt);
+    if (end == std::string::npos || group_alt || is_quant(end))
+      prefix.resize(std::min(prefix.size(), it->second));
+  }
+  return prefix;
+}
+
 struct CompiledRegex {
   Regex re;
+  std::string prefix;  // required start of the subject ("" = none known)
   MatchData md;
   std::vector<std::pair<std::string, std::string>> alts;    // (group, option) for F-ALT_*
   std::vector<std::pair<std::string, std::string>> tuples;  // (group, option) for F-TUPLE_*
@@ -168,6 +249,7 @@ struct CompiledRegex {
   // fail2ban's Regex.search: match `buf`, then split `lines` into matched/unmatched.
   bool search(const std::string& buf, const std::vector<TupleLine>& lines) {
     single = nullptr;
+    if (!prefix.empty() && buf.compare(0, prefix.size(), prefix) != 0) return false;
     if (!re.search(buf, md)) return false;
     matched.clear();
     unmatched.clear();
@@ -274,14 +356,18 @@ Result<std::unique_ptr<CompiledRegex>> compile_filter_regex(const std::string& r
                                                             bool multiline, const std::string& what) {
   std::string expanded = expand_filter_tags(raw, usedns);
   if (trim(expanded).empty()) return invalid(what + ": empty regex");
-  auto re = Regex::compile(translate_python_regex(expanded), Regex::Options{multiline, false});
+  std::string pattern = translate_python_regex(expanded);
+  auto re = Regex::compile(pattern, Regex::Options{multiline, false});
   if (!re) return re.error().wrap(what);
-  return std::make_unique<CompiledRegex>(std::move(*re));
+  auto compiled = std::make_unique<CompiledRegex>(std::move(*re));
+  if (!multiline) compiled->prefix = required_prefix(pattern);
+  return compiled;
 }
 
 struct MlfidEntry {
   std::shared_ptr<FailState> fail;
   double stamp = 0;
+  uint64_t seq = 0;  // insertion order, for evicting the oldest
 };
 
 }  // namespace
@@ -296,10 +382,12 @@ struct Filter::Impl {
   std::vector<TupleLine> line_buffer;
   std::optional<double> last_date;
   std::string last_time_text;
-  std::map<std::string, MlfidEntry> mlfid;
-  std::list<std::string> mlfid_order;  // oldest first
+  std::unordered_map<std::string, MlfidEntry> mlfid;
+  std::map<uint64_t, std::string> mlfid_order;  // seq -> id, oldest first
+  uint64_t mlfid_seq = 0;
   int prefregex_content_ = -1;
   std::vector<TupleLine> org_;  // the lines of this match attempt, as read
+  TupleLine scratch_;           // the line being split, reused to avoid allocations
   std::string org_buf_, cur_buf_;
 
   std::optional<int> ignore_line(const std::string& buf, const std::vector<TupleLine>& org,
@@ -330,24 +418,32 @@ struct Filter::Impl {
     auto it = mlfid.find(id);
     if (it == mlfid.end()) return nullptr;
     if (now - it->second.stamp > options.mlfid_max_age) {
-      mlfid_order.remove(id);
+      mlfid_order.erase(it->second.seq);
       mlfid.erase(it);
       return nullptr;
     }
     return it->second.fail;
   }
   void mlfid_set(const std::string& id, std::shared_ptr<FailState> f, double now) {
-    if (!mlfid.count(id)) {
-      while (mlfid.size() >= options.mlfid_max_entries && !mlfid_order.empty()) {
-        mlfid.erase(mlfid_order.front());
-        mlfid_order.pop_front();
-      }
-      mlfid_order.push_back(id);
+    auto it = mlfid.find(id);
+    if (it != mlfid.end()) {
+      it->second.fail = std::move(f);
+      it->second.stamp = now;
+      return;
     }
-    mlfid[id] = MlfidEntry{std::move(f), now};
+    while (mlfid.size() >= options.mlfid_max_entries && !mlfid_order.empty()) {
+      mlfid.erase(mlfid_order.begin()->second);
+      mlfid_order.erase(mlfid_order.begin());
+    }
+    uint64_t seq = ++mlfid_seq;
+    mlfid_order.emplace(seq, id);
+    mlfid.emplace(id, MlfidEntry{std::move(f), now, seq});
   }
   void mlfid_unset(const std::string& id) {
-    if (mlfid.erase(id)) mlfid_order.remove(id);
+    auto it = mlfid.find(id);
+    if (it == mlfid.end()) return;
+    mlfid_order.erase(it->second.seq);
+    mlfid.erase(it);
   }
 
   static std::set<std::string>* update_users(FailState& f, const std::optional<std::string>& user) {
@@ -409,17 +505,17 @@ struct Filter::Impl {
     return fail;
   }
 
-  LineResult find_failure(TupleLine tuple_line, std::optional<double> date, double now) {
+  LineResult find_failure(TupleLine& tuple_line, std::optional<double> date, double now) {
     LineResult result;
     const bool raw_default = options.return_raw_host;
     if (max_lines > 1) {
-      line_buffer.push_back(std::move(tuple_line));
+      line_buffer.push_back(tuple_line);
       if (line_buffer.size() > max_lines)
         line_buffer.erase(line_buffer.begin(), line_buffer.end() - max_lines);
       org_ = line_buffer;
     } else {
       org_.resize(1);
-      org_[0] = std::move(tuple_line);
+      std::swap(org_[0], tuple_line);  // keeps both strings' capacity for the next line
     }
     const std::vector<TupleLine>& org = org_;
     buffer_text_into(org, org_buf_);
@@ -584,18 +680,21 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
 
 LineResult Filter::process_line(std::string_view line, double now, std::optional<double> known_time) {
   Impl& impl = *impl_;
-  TupleLine tl;
+  TupleLine& tl = impl.scratch_;
+  tl.pre.clear();
+  tl.date.clear();
+  tl.post.clear();
   std::optional<double> date;
   if (known_time) {
-    tl.post = std::string(line);
+    tl.post.assign(line);
     date = known_time;
     impl.last_date = date;
   } else {
     auto m = impl.dates->match(line, now);
     if (m) {
-      tl.pre = std::string(line.substr(0, m->start));
-      tl.date = std::string(line.substr(m->start, m->end - m->start));
-      tl.post = std::string(line.substr(m->end));
+      tl.pre.assign(line.substr(0, m->start));
+      tl.date.assign(line.substr(m->start, m->end - m->start));
+      tl.post.assign(line.substr(m->end));
       if (!tl.date.empty()) {
         if (m->time) {
           date = m->time;
@@ -603,20 +702,24 @@ LineResult Filter::process_line(std::string_view line, double now, std::optional
           impl.last_date = date;
         }
       } else if (impl.last_date && *impl.last_date > now - 60) {
-        tl = TupleLine{"", impl.last_time_text, std::string(line)};
+        tl.pre.clear();
+        tl.date = impl.last_time_text;
+        tl.post.assign(line);
         date = impl.last_date;
       } else {
         date = now;
       }
     } else {
-      tl.post = std::string(line);
+      tl.post.assign(line);
     }
     if (!date && impl.last_date && *impl.last_date > now - 60) {
-      tl = TupleLine{"", impl.last_time_text, std::string(line)};
+      tl.pre.clear();
+      tl.date = impl.last_time_text;
+      tl.post.assign(line);
       date = impl.last_date;
     }
   }
-  return impl.find_failure(std::move(tl), date, now);
+  return impl.find_failure(tl, date, now);
 }
 
 }  // namespace xdpban

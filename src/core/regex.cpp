@@ -115,7 +115,7 @@ Result<Regex> Regex::compile(std::string_view pattern, Options options) {
   Regex re;
   re.code_ = std::shared_ptr<pcre2_code>(code, CodeFree{});
   re.pattern_ = std::string(pattern);
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+  re.jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
   uint32_t captures = 0, name_count = 0, entry_size = 0;
   PCRE2_SPTR table = nullptr;
   pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &captures);
@@ -133,8 +133,11 @@ Result<Regex> Regex::compile(std::string_view pattern, Options options) {
 
 bool Regex::search(std::string_view subject, MatchData& md, size_t start) const {
   md.subject_ = subject;
-  int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), start, 0,
-                       md.data_.get(), match_context());
+  // pcre2_jit_match skips pcre2_match's per-call checks; both honour the limits.
+  int rc = jit_ ? pcre2_jit_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
+                                  start, 0, md.data_.get(), match_context())
+                : pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
+                              start, 0, md.data_.get(), match_context());
   md.count_ = rc > 0 ? rc : 0;
   return rc > 0;
 }

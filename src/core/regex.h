@@ -53,6 +53,7 @@ class Regex {
   std::string pattern_;
   std::vector<std::pair<std::string, int>> names_;
   int captures_ = 0;
+  bool jit_ = false;
   friend class MatchData;
 };
 

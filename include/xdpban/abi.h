@@ -132,7 +132,7 @@ struct xdpban_meta {
 	__u32 bloom4_words; /* power of two, 64-bit words */
 	__u32 bloom6_words;
 	__u32 nguard_words; /* power of two, per family */
-	__u32 pad;
+	__u32 spilled_hosts; /* hosts kept in the tries because the table had no room */
 };
 
 /* Network prefilter: one bit per 2^(32 - XDPBAN_NGUARD4_BITS) IPv4 block

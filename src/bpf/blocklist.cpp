@@ -206,6 +206,7 @@ Result<std::unique_ptr<Blocklist>> Blocklist::open(const std::string& pin_dir, A
   if (g4 * 64 != kGuardBits || g6 * 64 != kGuardBits)
     return make_error(EPROTO, "network prefilter has the wrong size");
   bl->seed_ = meta.hash_seed;
+  bl->spilled_ = meta.spilled_hosts;
   bl->table4_ = std::make_unique<HostTable<xdpban_host4>>(bl->hosts4_map_.as<xdpban_host4>(), s4,
                                                           bl->bloom4_map_.as<uint64_t>(), b4, meta.hash_seed);
   bl->table6_ = std::make_unique<HostTable<xdpban_host6>>(bl->hosts6_map_.as<xdpban_host6>(), s6,
@@ -260,6 +261,8 @@ Status Blocklist::ban(const BanInfo& ban) {
                                               : table6_->put(c.addr.bytes.data(), v);
     if (r != PutResult::kFull) return {};
     // No room within the probe bound: the trie holds it as a /32 or /128.
+    if (auto st = put_net(c, ban); !st) return st;
+    return add_spilled(+1);
   }
   return put_net(c, ban);
 }
@@ -287,6 +290,7 @@ Result<size_t> Blocklist::unban_all() {
   std::memset(nguard4_map_.as<void>(), 0, kGuardBits / 8);
   std::memset(nguard6_map_.as<void>(), 0, kGuardBits / 8);
   stale_guard_ = 0;
+  if (auto st = add_spilled(-static_cast<int>(spilled_)); !st) return st.error();
   return n;
 }
 
@@ -295,24 +299,37 @@ Result<std::vector<BanInfo>> Blocklist::list() const {
   out.reserve(table4_->size() + table6_->size());
   table4_->for_each([&](const xdpban_host4& s) { out.push_back(ban_of(s)); });
   table6_->for_each([&](const xdpban_host6& s) { out.push_back(ban_of(s)); });
-  std::set<Cidr> in_table;
   auto add_nets = [&](int fd, auto tag) {
     using Key = decltype(tag);
     for (const auto& k : lpm_keys<Key>(fd)) {
       xdpban_ban v{};
       if (bpf_map_lookup_elem(fd, &k, &v) != 0) continue;  // removed meanwhile
       BanInfo b{cidr_of(k), v.expires_ns, v.jail, v.flags};
-      if (b.cidr.is_host()) {  // a host that overflowed may also be in the table (listed once)
-        if (in_table.empty())
-          for (const auto& t : out) in_table.insert(t.cidr);
-        if (in_table.count(b.cidr)) continue;
-      }
+      // A host that spilled into the trie may have found room in the table since: list it once.
+      if (b.cidr.is_host() && in_table(b.cidr)) continue;
       out.push_back(b);
     }
   };
   add_nets(nets4_.get(), xdpban_lpm4_key{});
   add_nets(nets6_.get(), xdpban_lpm6_key{});
   return out;
+}
+
+bool Blocklist::in_table(const Cidr& c) const {
+  return c.addr.family == Family::V4 ? table4_->find(c.addr.bytes.data()) != nullptr
+                                     : table6_->find(c.addr.bytes.data()) != nullptr;
+}
+
+Status Blocklist::add_spilled(int delta) {
+  uint32_t zero = 0;
+  xdpban_meta meta{};
+  if (bpf_map_lookup_elem(meta_.get(), &zero, &meta) != 0)
+    return make_error(errno, "cannot read " XDPBAN_MAP_META ": " + errstr(errno));
+  meta.spilled_hosts = static_cast<uint32_t>(std::max<int64_t>(0, int64_t{meta.spilled_hosts} + delta));
+  spilled_ = meta.spilled_hosts;
+  if (bpf_map_update_elem(meta_.get(), &zero, &meta, BPF_ANY) != 0)
+    return make_error(errno, "cannot write " XDPBAN_MAP_META ": " + errstr(errno));
+  return {};
 }
 
 Result<std::optional<BanInfo>> Blocklist::find(const Cidr& c) const {
@@ -376,13 +393,18 @@ Result<xdpban_stats> Blocklist::stats() const {
   uint32_t zero = 0;
   if (bpf_map_lookup_elem(stats_.get(), &zero, per.data()) != 0)
     return make_error(errno, "cannot read " XDPBAN_MAP_STATS ": " + errstr(errno));
-  xdpban_stats sum{};
-  auto* out = reinterpret_cast<uint64_t*>(&sum);
+  // Summed field by field through __u64 (the fields' own type), never through
+  // a differently typed pointer: that breaks strict aliasing in optimised builds.
+  constexpr size_t kFields = sizeof(xdpban_stats) / sizeof(__u64);
+  __u64 sum[kFields] = {};
   for (const auto& s : per) {
-    auto* in = reinterpret_cast<const uint64_t*>(&s);
-    for (size_t i = 0; i < sizeof(sum) / sizeof(uint64_t); ++i) out[i] += in[i];
+    __u64 in[kFields];
+    std::memcpy(in, &s, sizeof in);
+    for (size_t i = 0; i < kFields; ++i) sum[i] += in[i];
   }
-  return sum;
+  xdpban_stats total{};
+  std::memcpy(&total, sum, sizeof total);
+  return total;
 }
 
 Result<TableUsage> Blocklist::usage() const {

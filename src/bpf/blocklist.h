@@ -71,6 +71,8 @@ class Blocklist {
   Result<bool> del_net(const Cidr& cidr);
   void guard_add(const Cidr& cidr);
   Status rebuild_guards();
+  bool in_table(const Cidr& host) const;
+  Status add_spilled(int delta);  // keeps meta.spilled_hosts in step
 
   std::string pin_dir_;
   Fd lock_;
@@ -80,6 +82,7 @@ class Blocklist {
   std::unique_ptr<HostTable<xdpban_host4>> table4_;
   std::unique_ptr<HostTable<xdpban_host6>> table6_;
   uint32_t seed_ = 0;
+  uint32_t spilled_ = 0;  // hosts in the tries (meta.spilled_hosts as last seen)
   size_t stale_guard_ = 0;
 };
 

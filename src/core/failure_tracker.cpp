@@ -24,13 +24,24 @@ size_t AddressHash::operator()(const Address& a) const noexcept {
 // are needed to decide. Small windows stay inline (no second allocation).
 struct FailureTracker::Entry {
   uint32_t inline_times[kInline];
-  std::unique_ptr<uint32_t[]> heap_times;  // when maxretry > kInline
-  uint16_t n = 0;
+  std::unique_ptr<uint32_t[]> heap_times;  // grown with the count, never past maxretry
+  uint32_t n = 0;
+  uint32_t heap_cap = 0;
   Map::value_type* prev = nullptr;
   Map::value_type* next = nullptr;
 
   uint32_t* times() { return heap_times ? heap_times.get() : inline_times; }
+  uint32_t capacity() const { return heap_times ? heap_cap : kInline; }
   uint32_t newest() { return n ? times()[n - 1] : 0; }
+  // Room for one more time (a large maxretry costs memory only for addresses
+  // that really failed that often).
+  void grow(uint32_t limit) {
+    uint32_t cap = std::min(limit, std::max<uint32_t>(2 * kInline, 2 * capacity()));
+    auto bigger = std::make_unique<uint32_t[]>(cap);
+    std::memcpy(bigger.get(), times(), sizeof(uint32_t) * n);
+    heap_times = std::move(bigger);
+    heap_cap = cap;
+  }
 };
 
 FailureTracker::FailureTracker(TrackerLimits limits) : limits_(limits) {}
@@ -65,39 +76,40 @@ FailureTracker::Outcome FailureTracker::record(const Address& a, int64_t t, int 
   if (it == map_.end()) {
     while (!map_.empty() && map_.size() >= limits_.max_entries) evict_oldest();
     it = map_.try_emplace(a).first;
-    if (cap > kInline) it->second.heap_times = std::make_unique<uint32_t[]>(static_cast<size_t>(cap));
     push_back(&*it);
   } else {
     unlink(&*it);
     push_back(&*it);
   }
   Entry& e = it->second;
-  uint32_t* times = e.times();
   for (int k = 0; k < std::max(1, attempts); ++k) {
+    if (e.n < static_cast<uint32_t>(cap) && e.n == e.capacity()) e.grow(static_cast<uint32_t>(cap));
+    uint32_t* times = e.times();
     // Insert in order; when full, the oldest time falls out.
     uint32_t v = compact(t);
-    int pos = e.n;
+    int pos = static_cast<int>(e.n);
     while (pos > 0 && times[pos - 1] > v) --pos;
-    if (e.n == cap) {
+    if (e.n == static_cast<uint32_t>(cap)) {
       if (pos == 0) continue;  // older than everything kept: cannot matter
       std::memmove(times, times + 1, sizeof(uint32_t) * static_cast<size_t>(pos - 1));
       times[pos - 1] = v;
     } else {
-      std::memmove(times + pos + 1, times + pos, sizeof(uint32_t) * static_cast<size_t>(e.n - pos));
+      std::memmove(times + pos + 1, times + pos, sizeof(uint32_t) * (e.n - static_cast<uint32_t>(pos)));
       times[pos] = v;
       ++e.n;
     }
   }
   // Window: (newest - findtime, newest].
+  uint32_t* times = e.times();
   uint32_t newest = e.newest();
   int64_t floor = static_cast<int64_t>(newest) - limits_.findtime_s;
-  int first = 0;
+  uint32_t first = 0;
   while (first < e.n && static_cast<int64_t>(times[first]) <= floor) ++first;
   if (first > 0) {
-    std::memmove(times, times + first, sizeof(uint32_t) * static_cast<size_t>(e.n - first));
-    e.n = static_cast<uint16_t>(e.n - first);
+    std::memmove(times, times + first, sizeof(uint32_t) * (e.n - first));
+    e.n -= first;
   }
-  Outcome out{e.n, e.n >= limits_.maxretry};
+  Outcome out{static_cast<int>(e.n), static_cast<int>(e.n) >= limits_.maxretry};
   if (out.ban) {
     unlink(&*it);
     map_.erase(it);
@@ -127,7 +139,7 @@ size_t FailureTracker::expire(int64_t now) {
 
 int FailureTracker::count(const Address& a) const {
   auto it = map_.find(a);
-  return it == map_.end() ? 0 : it->second.n;
+  return it == map_.end() ? 0 : static_cast<int>(it->second.n);
 }
 
 void FailureTracker::set_limits(const TrackerLimits& limits) {

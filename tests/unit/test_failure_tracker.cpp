@@ -60,6 +60,16 @@ TEST(FailureTracker, LargeMaxretryUsesHeapBuffer) {
   EXPECT_TRUE(t.record(ip(7), T + 19).ban);
 }
 
+TEST(FailureTracker, LargeMaxretryCostsMemoryOnlyForRealFailures) {
+  // 100k addresses failing once under maxretry 100000 must not preallocate
+  // 100000 times each (that is 40 GB): the buffer grows with the count.
+  FailureTracker t({100000, 600, 200000});
+  for (uint32_t i = 0; i < 100000; ++i) t.record(ip(0x0b000000 + i), T);
+  EXPECT_EQ(t.size(), 100000u);
+  for (int i = 0; i < 1000; ++i) t.record(ip(0x0b000000), T + i % 300);  // all inside findtime
+  EXPECT_EQ(t.count(ip(0x0b000000)), 1001);
+}
+
 TEST(FailureTracker, BoundedWithOldestFirstEviction) {
   FailureTracker t({3, 600, 100});
   for (uint32_t i = 0; i < 1000; ++i) t.record(ip(1000 + i), T + i);

@@ -17,32 +17,11 @@
 
 #include "bpf/datapath.h"
 #include "core/duration.h"
+#include "io/local_addresses.h"
 
 namespace xdpban {
 
 namespace {
-
-std::vector<Address> local_addresses() {
-  std::vector<Address> out;
-  struct ifaddrs* ifa = nullptr;
-  if (getifaddrs(&ifa) != 0) return out;
-  for (auto* i = ifa; i; i = i->ifa_next) {
-    if (!i->ifa_addr) continue;
-    Address a;
-    if (i->ifa_addr->sa_family == AF_INET) {
-      a.family = Family::V4;
-      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      a.family = Family::V6;
-      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
-    } else {
-      continue;
-    }
-    out.push_back(a);
-  }
-  freeifaddrs(ifa);
-  return out;
-}
 
 std::vector<std::string> expand(const std::string& pattern) {
   if (pattern.find_first_of("*?[") == std::string::npos) return {pattern};
@@ -335,7 +314,7 @@ void Daemon::tick() {
   ++ticks_;
   int64_t now = unix_now();
   for (const auto& b : bans_->expire(now)) spdlog::info("[{}] Unban {}", b.jail, b.cidr.str());
-  tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+  pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
   (void)blocklist_->maintain(false);
   save_positions();
   if (ticks_ % 60 == 0)
@@ -519,7 +498,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
 }
 
 int Daemon::run() {
-  tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+  pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
   std::string names;
   for (const auto& j : cfg_.jails) names += (names.empty() ? "" : ", ") + j->settings().name;
   spdlog::info("xdpband ready: {} jails ({}), control socket {}", cfg_.jails.size(), names,
@@ -529,12 +508,17 @@ int Daemon::run() {
                    .c_str());
   epoll_event evs[64];
   while (!stop_) {
-    int n = epoll_wait(epoll_.get(), evs, 64, -1);
+    // With log data left over, only peek at other events, then read on.
+    int n = epoll_wait(epoll_.get(), evs, 64, pending_ ? 0 : -1);
     if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && pending_) {
+      pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+      continue;
+    }
     for (int i = 0; i < n; ++i) {
       int fd = evs[i].data.fd;
       if (fd == tailer_->fd()) {
-        tailer_->poll([this](const std::string& p, std::string_view l) { on_line(p, l); });
+        pending_ = tailer_->poll([this](const std::string& p, std::string_view l) { on_line(p, l); });
       } else if (fd == timer_.get()) {
         uint64_t expirations;
         (void)!read(fd, &expirations, sizeof expirations);

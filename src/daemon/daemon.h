@@ -71,6 +71,7 @@ class Daemon {
   std::mt19937_64 rng_{std::random_device{}()};
   uint64_t ticks_ = 0;
   bool stop_ = false;
+  bool pending_ = false;  // the tailer has unread data (it stopped at its budget)
 };
 
 }  // namespace xdpban

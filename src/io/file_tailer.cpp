@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace xdpban {
@@ -44,7 +45,7 @@ struct FileTailer::File {
   std::string path;
   Stream cur;
   Stream retired;  // the previous file after a rotation, drained for a while
-  int retired_checks = 0;
+  std::chrono::steady_clock::time_point retired_at;
 };
 
 Result<std::unique_ptr<FileTailer>> FileTailer::create() {
@@ -96,12 +97,18 @@ Status FileTailer::add(const std::string& path, const std::optional<FilePosition
   return {};
 }
 
-void FileTailer::read_new(const std::string& path, Stream& s, const LineFn& on_line) {
-  if (!s.fd.valid()) return;
+bool FileTailer::read_new(const std::string& path, Stream& s, const LineFn& on_line) {
+  if (!s.fd.valid()) return false;
   char buf[64 * 1024];
+  uint64_t budget = kReadBudget;
   for (;;) {
+    if (budget == 0) {
+      more_ = true;
+      return true;
+    }
     ssize_t n = pread(s.fd.get(), buf, sizeof buf, static_cast<off_t>(s.offset));
     if (n <= 0) break;
+    budget -= std::min<uint64_t>(budget, static_cast<uint64_t>(n));
     s.offset += static_cast<uint64_t>(n);
     size_t start = 0;
     for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
@@ -126,12 +133,13 @@ void FileTailer::read_new(const std::string& path, Stream& s, const LineFn& on_l
     }
   }
   if (!s.hash) s.hash = first_line_hash(s.fd.get());
+  return false;
 }
 
 void FileTailer::check(File& f, const LineFn& on_line) {
   if (f.retired.fd.valid()) {
-    read_new(f.path, f.retired, on_line);
-    if (++f.retired_checks >= kRetireChecks) {
+    bool left = read_new(f.path, f.retired, on_line);
+    if (!left && std::chrono::steady_clock::now() - f.retired_at > std::chrono::seconds(kRetireSeconds)) {
       if (!f.retired.partial.empty()) on_line(f.path, f.retired.partial);  // it ended without a newline
       f.retired = Stream{};
     }
@@ -157,11 +165,11 @@ void FileTailer::check(File& f, const LineFn& on_line) {
   // A new file took the name: the old one retires (still drained for a while).
   if (f.retired.fd.valid() && !f.retired.partial.empty()) on_line(f.path, f.retired.partial);
   f.retired = std::move(c);
-  f.retired_checks = 0;
+  f.retired_at = std::chrono::steady_clock::now();
   if (open_current(f)) read_new(f.path, f.cur, on_line);
 }
 
-void FileTailer::poll(const LineFn& on_line) {
+bool FileTailer::poll(const LineFn& on_line) {
   alignas(struct inotify_event) char buf[16384];
   std::map<std::string, bool> touched;
   for (;;) {
@@ -176,11 +184,18 @@ void FileTailer::poll(const LineFn& on_line) {
       if (files_.count(path)) touched[path] = true;
     }
   }
+  // Files that stopped at the budget last time go on too.
+  if (more_)
+    for (auto& [p, f] : files_) touched[p] = true;
+  more_ = false;
   for (auto& [path, yes] : touched) check(*files_[path], on_line);
+  return more_;
 }
 
-void FileTailer::read_all(const LineFn& on_line) {
+bool FileTailer::read_all(const LineFn& on_line) {
+  more_ = false;
   for (auto& [p, f] : files_) check(*f, on_line);
+  return more_;
 }
 
 std::optional<FilePosition> FileTailer::position(const std::string& path) const {

@@ -2,8 +2,10 @@
 # setup.sh - installs the Debian 12 packages xdpban needs (tools/deps.txt) and
 # mounts bpffs. Idempotent: apt runs only when a package is missing.
 #   tools/setup.sh          install dependencies
-#   tools/setup.sh --run    ... then build (Release) and start xdpban on the
-#                           default-route interface (see README)
+#   tools/setup.sh --run    ... then build (Release), install the default
+#                           configuration into /etc/xdpban (never overwriting
+#                           it) and run xdpband in the foreground (Ctrl-C stops
+#                           it; bans stay enforced)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (apt-get, bpffs, XDP)" >&2; exit 1; }
@@ -24,9 +26,15 @@ fi
 
 if [ "${1:-}" = --run ]; then
   cmake -S "$top" -B "$top/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXDPBAN_TESTS=OFF -DXDPBAN_BENCH=OFF >/dev/null
-  ninja -C "$top/build-release" xdpban
-  iface=${XDPBAN_IFACE:-$(ip route show default | awk '/default/ {print $5; exit}')}
-  [ -n "$iface" ] || { echo "setup.sh: no default route; set XDPBAN_IFACE" >&2; exit 1; }
-  "$top/build-release/src/cli/xdpban" attach "$iface" --mode auto
-  "$top/build-release/src/cli/xdpban" stats
+  ninja -C "$top/build-release" xdpban xdpband
+  install -d -m 0755 /etc/xdpban /etc/xdpban/jail.d /etc/xdpban/filter.d
+  for f in xdpban.conf jail.conf; do
+    [ -e "/etc/xdpban/$f" ] || install -m 0644 "$top/deploy/etc/xdpban/$f" "/etc/xdpban/$f"
+  done
+  for f in "$top"/deploy/filter.d/*.conf; do
+    [ -e "/etc/xdpban/filter.d/$(basename "$f")" ] || install -m 0644 "$f" /etc/xdpban/filter.d/
+  done
+  install -m 0755 "$top/build-release/src/cli/xdpban" "$top/build-release/src/daemon/xdpband" /usr/local/sbin/
+  xdpband --check
+  exec xdpband
 fi

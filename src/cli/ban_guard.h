@@ -11,11 +11,9 @@
 #include "bpf/blocklist.h"
 #include "core/cidr.h"
 #include "core/result.h"
+#include "io/local_addresses.h"
 
 namespace xdpban {
-
-// This machine's own addresses, every interface (getifaddrs).
-std::vector<Address> local_addresses();
 
 class BanGuard {
  public:

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "bpf/blocklist.h"
@@ -16,6 +17,7 @@
 #include "cli/ban_guard.h"
 #include "core/cidr.h"
 #include "core/duration.h"
+#include "io/control.h"
 
 namespace xdpban {
 
@@ -44,6 +46,28 @@ Result<std::vector<Cidr>> parse_all(const std::vector<std::string>& args, bool w
       std::fprintf(stderr, "xdpban: warning: %s has host bits set; using %s\n", a.c_str(), c->str().c_str());
     out.push_back(*c);
   }
+  return out;
+}
+
+// True when xdpband answers on its socket: then it is the one writer (the CLI
+// talks to it); otherwise the CLI writes the pinned maps itself.
+bool daemon_up(const GlobalOptions& g) {
+  auto r = control_call(g.socket, {{"cmd", "ping"}}, 2000);
+  return r.ok() && r->value("ok", false);
+}
+
+// A request to the daemon; an {"ok":false} answer becomes an Error.
+Result<nlohmann::json> daemon_call(const GlobalOptions& g, const nlohmann::json& req) {
+  auto r = control_call(g.socket, req);
+  if (!r) return r.error();
+  if (!r->value("ok", false))
+    return make_error(EINVAL, "xdpband: " + r->value("error", std::string("failed")));
+  return r;
+}
+
+std::vector<std::string> strs(const std::vector<Cidr>& cidrs) {
+  std::vector<std::string> out;
+  for (const auto& c : cidrs) out.push_back(c.str());
   return out;
 }
 
@@ -165,6 +189,46 @@ void add_ban(CLI::App& app, GlobalOptions& g) {
       }
       ttl_ns = static_cast<uint64_t>(*d) * 1000000000ull;
     }
+    if (daemon_up(g)) {
+      if (!force) {
+        auto ro = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
+        if (!ro) {
+          g.exit_code = fail(ro.error());
+          return;
+        }
+        auto guard = BanGuard::load(**ro);
+        if (!guard) {
+          g.exit_code = fail(guard.error());
+          return;
+        }
+        for (const auto& c : *cidrs)
+          if (auto why = guard->refuse(c)) {
+            g.exit_code = usage(*why);
+            return;
+          }
+      }
+      nlohmann::json req{{"cmd", "ban"}, {"cidrs", strs(*cidrs)}, {"jail", jail}, {"force", force}};
+      req["duration"] = ttl_ns ? static_cast<int64_t>(ttl_ns / 1000000000ull) : -1;
+      if (!reason.empty()) req["reason"] = reason;
+      auto r = daemon_call(g, req);
+      if (!r) {
+        g.exit_code = fail(r.error());
+        return;
+      }
+      for (const auto& res : (*r)["results"]) {
+        std::string cidr = res.value("cidr", ""), outcome = res.value("outcome", "");
+        if (outcome == "ignored") {
+          std::fprintf(stderr, "xdpban: %s not banned: %s\n", cidr.c_str(), res.value("reason", "").c_str());
+          g.exit_code = kExitUsage;
+          continue;
+        }
+        int64_t left = res["remaining_s"].is_null() ? -1 : res["remaining_s"].get<int64_t>();
+        std::printf("[%s] %s %s%s\n", res.value("jail", jail).c_str(),
+                    outcome == "already" ? "Already banned" : "Ban", cidr.c_str(),
+                    left < 0 ? " permanently" : (" for " + format_duration(left)).c_str());
+      }
+      return;
+    }
     auto bl = open_for_write(g);
     if (!bl) {
       g.exit_code = fail(bl.error());
@@ -220,6 +284,26 @@ void add_unban(CLI::App& app, GlobalOptions& g) {
     auto cidrs = parse_all(args, true);
     if (!cidrs) {
       g.exit_code = usage(cidrs.error().message);
+      return;
+    }
+    if (daemon_up(g)) {
+      nlohmann::json req{{"cmd", "unban"}, {"cidrs", strs(*cidrs)}, {"all", all}};
+      if (!jail.empty()) req["jail"] = jail;
+      auto r = daemon_call(g, req);
+      if (!r) {
+        g.exit_code = fail(r.error());
+        return;
+      }
+      if (all) {
+        std::printf("removed %zu bans\n", (*r)["removed"].size());
+        return;
+      }
+      for (const auto& x : (*r)["removed"])
+        std::printf("[%s] Unban %s\n", x.value("jail", "").c_str(), x.value("cidr", "").c_str());
+      for (const auto& m : (*r)["missing"]) {
+        say("xdpban: %s was not banned\n", m.get<std::string>());
+        g.exit_code = kExitNotFound;
+      }
       return;
     }
     auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kWrite);
@@ -294,6 +378,15 @@ void add_allow(CLI::App& app, GlobalOptions& g) {
       g.exit_code = usage(cidrs.error().message);
       return;
     }
+    if (daemon_up(g)) {
+      auto r = daemon_call(g, {{"cmd", "allow_add"}, {"cidrs", strs(*cidrs)}});
+      if (!r) {
+        g.exit_code = fail(r.error());
+        return;
+      }
+      for (const auto& c : *cidrs) std::printf("allowed %s\n", c.str().c_str());
+      return;
+    }
     auto bl = open_for_write(g);
     if (!bl) {
       g.exit_code = fail(bl.error());
@@ -311,6 +404,24 @@ void add_allow(CLI::App& app, GlobalOptions& g) {
     auto cidrs = parse_all(del_args, true);
     if (!cidrs) {
       g.exit_code = usage(cidrs.error().message);
+      return;
+    }
+    if (daemon_up(g)) {
+      auto r = daemon_call(g, {{"cmd", "allow_del"}, {"cidrs", strs(*cidrs)}});
+      if (!r) {
+        g.exit_code = fail(r.error());
+        return;
+      }
+      std::set<std::string> missing;
+      for (const auto& m : (*r)["missing"]) missing.insert(m.get<std::string>());
+      for (const auto& c : *cidrs) {
+        if (!missing.count(c.str())) {
+          std::printf("removed %s from the allow list\n", c.str().c_str());
+        } else {
+          say("xdpban: %s was not on the allow list\n", c.str());
+          g.exit_code = kExitNotFound;
+        }
+      }
       return;
     }
     auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kWrite);
@@ -540,6 +651,52 @@ void add_stats(CLI::App& app, GlobalOptions& g) {
 
 }  // namespace
 
+// ---- status ----
+
+void add_status(CLI::App& app, GlobalOptions& g) {
+  auto* cmd = app.add_subcommand("status", "The daemon's jails, like fail2ban-client status (needs xdpband)");
+  static std::string jail;
+  static bool json = false;
+  cmd->add_option("JAIL", jail, "One jail in detail");
+  cmd->add_flag("--json", json, "The daemon's answer as JSON");
+  cmd->callback([&g] {
+    auto r = control_call(g.socket, {{"cmd", "status"}, {"jail", jail}});
+    if (!r) {
+      g.exit_code = fail(Error{r.error().code, "xdpband is not running (no answer on " + g.socket +
+                                                   "); start it: systemctl start xdpband"});
+      return;
+    }
+    if (!r->value("ok", false)) {
+      g.exit_code = usage(r->value("error", std::string("status failed")));
+      return;
+    }
+    if (json) {
+      std::printf("%s\n", r->dump().c_str());
+      return;
+    }
+    const auto& jails = (*r)["jails"];
+    if (jail.empty()) {
+      std::string names;
+      for (const auto& j : jails) names += (names.empty() ? "" : ", ") + j.value("name", "");
+      std::printf("Status\n|- Number of jail:\t%zu\n|- Active bans:\t%zu\n`- Jail list:\t%s\n", jails.size(),
+                  r->value("bans", size_t{0}), names.c_str());
+      return;
+    }
+    const auto& j = jails.at(0);
+    std::string files, banned;
+    for (const auto& f : j["files"]) files += (files.empty() ? "" : " ") + f.get<std::string>();
+    auto l = control_call(g.socket, {{"cmd", "list"}, {"jail", jail}});
+    if (l.ok() && l->value("ok", false))
+      for (const auto& b : (*l)["bans"]) banned += (banned.empty() ? "" : " ") + b.value("cidr", "");
+    std::printf(
+        "Status for the jail: %s\n|- Filter\n|  |- Currently failed:\t%llu\n|  |- Total failed:\t%llu\n"
+        "|  `- File list:\t%s\n`- Actions\n   |- Currently banned:\t%llu\n   |- Total banned:\t%llu\n"
+        "   `- Banned IP list:\t%s\n",
+        jail.c_str(), j.value("currently_failed", 0ull), j.value("total_failed", 0ull), files.c_str(),
+        j.value("currently_banned", 0ull), j.value("total_banned", 0ull), banned.c_str());
+  });
+}
+
 void add_datapath_commands(CLI::App& app, GlobalOptions& g) {
   add_attach(app, g);
   add_detach(app, g);
@@ -547,6 +704,7 @@ void add_datapath_commands(CLI::App& app, GlobalOptions& g) {
   add_unban(app, g);
   add_allow(app, g);
   add_list(app, g);
+  add_status(app, g);
   add_stats(app, g);
 }
 

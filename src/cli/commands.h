@@ -17,6 +17,7 @@ constexpr int kExitNotFound = 3;  // some of the named entries did not exist
 
 struct GlobalOptions {
   std::string pin_dir;
+  std::string socket;  // xdpband's control socket
   bool verbose = false;
   int exit_code = kExitOk;
 };

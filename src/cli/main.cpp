@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.option_defaults()->always_capture_default();
   app.add_option("--pin-dir", g.pin_dir, "bpffs directory of the pinned maps")->capture_default_str();
+  g.socket = "/run/xdpban/xdpban.sock";
+  app.add_option("--socket", g.socket,
+                 "xdpband's control socket; while the daemon answers there, changes go through it")
+      ->capture_default_str();
   app.add_flag("-v,--verbose", g.verbose, "Show libbpf/libxdp diagnostics");
   app.footer(
       "Exit codes: 0 success, 1 operation failed, 2 bad input (nothing changed), "

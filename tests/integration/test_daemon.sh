@@ -161,6 +161,22 @@ banned 203.0.113.99 || fail "ban written while the daemon was down was not adopt
 grep -q "1 adopted from the maps" "$T/daemon.log" || fail "adoption not reported"
 ok "ban written while the daemon was down adopted"
 
+# --- while the daemon runs, the CLI goes through it ----------------------------------
+xbs() { inns "$VNS" "$XB" --pin-dir "$PD" --socket "$SOCK" "$@"; }
+out=$(xbs ban 203.0.113.120 --for 30m --reason test) || fail "CLI ban through the daemon: $out"
+echo "$out" | grep -q "\[manual\] Ban 203.0.113.120 for 30m" || fail "CLI ban output: $out"
+banned 203.0.113.120 || fail "CLI ban did not reach the daemon"
+grep -q "\[manual\] Ban 203.0.113.120" "$T/daemon.log" || fail "daemon did not log the CLI ban"
+out=$(xbs status sshd) || fail "status sshd: $out"
+echo "$out" | grep -q "Banned IP list:.*10.213.0.2" || fail "status sshd does not list the ban: $out"
+echo "$out" | grep -q "File list:.*auth.log" || fail "status sshd does not list the file: $out"
+out=$(xbs status) || fail "status: $out"
+echo "$out" | grep -q "Jail list:.*sshd" || fail "status: $out"
+out=$(xbs unban 203.0.113.120) || fail "CLI unban through the daemon: $out"
+banned 203.0.113.120 && fail "CLI unban did not reach the daemon"
+xbs unban 203.0.113.120 2>/dev/null; [ $? = 3 ] || fail "unban of an address not banned should exit 3"
+ok "CLI ban, status and unban go through the running daemon"
+
 # --- bantime.increment doubles on a repeat ------------------------------------------
 fail_line 198.18.0.7 >>"$T/short.log"
 sleep 0.5
@@ -190,4 +206,14 @@ stop_daemon TERM
 # Only the reload failure provoked above may appear as an error.
 grep -iE "error|sanitizer" "$T/daemon.log" | grep -v "reload failed" && fail "errors in the daemon log"
 inns "$VNS" "$XB" --pin-dir "$PD" detach "$VIF" >/dev/null
+out=$("$XB" --socket "$SOCK" status 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "not running" || fail "status without a daemon: exit $rc: $out"
+ok "status without a daemon says so"
+
+# --- the shipped default configuration is valid ------------------------------------
+mkdir -p "$T/shipped"
+cp -r "$SRC/deploy/etc/xdpban/." "$T/shipped/"
+sed -i "s|^filter_path = .*|filter_path = $SRC/deploy/filter.d|" "$T/shipped/xdpban.conf"
+out=$("$XD" -c "$T/shipped/xdpban.conf" --check 2>&1) || fail "shipped config: $out"
+ok "shipped configuration: $out"
 echo "all daemon checks passed"

@@ -96,7 +96,7 @@ static __always_inline int bench_set_source(struct xdp_md *ctx, int parsed, stru
 			hi = bench_net6_hi(j, bench_plen6);
 			if (bench_plen6 < 64)
 				hi |= r & ((1ULL << (64 - bench_plen6)) - 1);
-			lo = bench_mix64(r);
+			lo = xdpban_mix64(r);
 		} else {
 			__u32 i = bench_index(kind);
 

@@ -9,6 +9,8 @@
 
 #include <linux/types.h>
 
+#include "xdpban/abi.h" /* xdpban_mix64: the bijective 64-bit mixer */
+
 /* Bijective 32-bit mixer (lowbias32). */
 static inline __u32 bench_mix32(__u32 x)
 {
@@ -17,17 +19,6 @@ static inline __u32 bench_mix32(__u32 x)
 	x ^= x >> 15;
 	x *= 0x846ca68bU;
 	x ^= x >> 16;
-	return x;
-}
-
-/* Bijective 64-bit mixer (splitmix64 finalizer). */
-static inline __u64 bench_mix64(__u64 x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
 	return x;
 }
 
@@ -46,12 +37,12 @@ static inline __u32 bench_net4(__u32 j, __u32 plen)
 /* IPv6 host i: the two 64-bit halves, host order (bytes from the top). */
 static inline __u64 bench_host6_hi(__u64 i)
 {
-	return bench_mix64(i ^ 0x243f6a8885a308d3ULL);
+	return xdpban_mix64(i ^ 0x243f6a8885a308d3ULL);
 }
 
 static inline __u64 bench_host6_lo(__u64 i)
 {
-	return bench_mix64(i ^ 0x13198a2e03707344ULL);
+	return xdpban_mix64(i ^ 0x13198a2e03707344ULL);
 }
 
 /* IPv6 banned network j: its upper 64 bits (prefix lengths <= 64). */
@@ -59,7 +50,7 @@ static inline __u64 bench_net6_hi(__u64 j, __u32 plen)
 {
 	__u64 mask = plen >= 64 ? ~0ULL : ~((1ULL << (64 - plen)) - 1);
 
-	return bench_mix64(j ^ 0xa4093822299f31d0ULL) & mask;
+	return xdpban_mix64(j ^ 0xa4093822299f31d0ULL) & mask;
 }
 
 /* An index in [lo, lo + n) from a 32-bit random number (multiply-shift). */

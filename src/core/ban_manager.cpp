@@ -55,8 +55,8 @@ int BanManager::previous_bans(const std::string& jail, const Cidr& cidr, bool ov
 
 Result<BanManager::Outcome> BanManager::ban(const std::string& jail, const Cidr& cidr, int64_t now,
                                             int failures, uint8_t flags, std::optional<int64_t> duration,
-                                            double rnd01) {
-  if (guard_) {
+                                            double rnd01, bool force) {
+  if (guard_ && !force) {
     if (auto why = guard_(jail, cidr)) return Outcome{Outcome::kIgnored, BanRecord{cidr, jail}, *why};
   }
   const BanTimePolicy policy = policies_.count(jail) ? policies_.at(jail) : BanTimePolicy{};

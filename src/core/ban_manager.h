@@ -79,8 +79,9 @@ class BanManager {
     std::string reason;  // kIgnored: why
   };
   // `duration` overrides the jail's policy (manual bans); -1 = permanent.
+  // `force` skips the guard (an admin's explicit --force).
   Result<Outcome> ban(const std::string& jail, const Cidr& cidr, int64_t now, int failures, uint8_t flags = 0,
-                      std::optional<int64_t> duration = std::nullopt, double rnd01 = 0);
+                      std::optional<int64_t> duration = std::nullopt, double rnd01 = 0, bool force = false);
   // The ban removed, if there was one for exactly this cidr.
   Result<std::optional<BanRecord>> unban(const Cidr& cidr);
   // Removes every ban whose expiry has come; returns them.

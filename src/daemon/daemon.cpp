@@ -136,17 +136,70 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
   d->timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   itimerspec every{{1, 0}, {1, 0}};
   timerfd_settime(d->timer_.get(), 0, &every, nullptr);
-  for (int fd : {d->tailer_->fd(), d->timer_.get(), d->signals_.get(), d->control_->listen_fd()}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (epoll_ctl(d->epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-      return make_error(errno, std::string("epoll_ctl: ") + std::strerror(errno));
-  }
+  auto read_logs = [self] {
+    self->pending_ =
+        self->tailer_->poll([self](const std::string& p, std::string_view l) { self->on_line(p, l); });
+  };
+  auto on_timer = [self] {
+    uint64_t expirations;
+    (void)!read(self->timer_.get(), &expirations, sizeof expirations);
+    self->tick();
+  };
+  auto on_client = [self] {
+    for (int client : self->control_->accept_all())
+      (void)self->watch(client, [self, client] {
+        if (!self->control_->serve(client)) self->unwatch(client);
+      });
+  };
+  for (auto& [fd, fn] : std::initializer_list<std::pair<int, std::function<void()>>>{
+           {d->tailer_->fd(), read_logs},
+           {d->timer_.get(), on_timer},
+           {d->signals_.get(), [self] { self->on_signals(); }},
+           {d->control_->listen_fd(), on_client}})
+    if (auto st = d->watch(fd, fn); !st) return st.error();
   return d;
 }
 
 Daemon::~Daemon() = default;
+
+Status Daemon::watch(int fd, std::function<void()> on_readable) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+    return make_error(errno, std::string("epoll_ctl: ") + std::strerror(errno));
+  watchers_[fd] = std::move(on_readable);
+  return {};
+}
+
+void Daemon::unwatch(int fd) {
+  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  watchers_.erase(fd);
+}
+
+void Daemon::announce(const BanEvent& e) {
+  const BanRecord& b = e.ban;
+  std::string extra = e.reason.empty() || e.kind == BanEvent::kUnban ? "" : " (" + e.reason + ")";
+  switch (e.kind) {
+    case BanEvent::kBan: {
+      std::string dur = b.expiry ? "for " + format_duration(b.expiry - b.start) : "permanently";
+      if (b.count > 1)
+        spdlog::info("[{}] Ban {} {} (banned {} times before){}", b.jail, b.cidr.str(), dur, b.count - 1,
+                     extra);
+      else
+        spdlog::info("[{}] Ban {} {}{}", b.jail, b.cidr.str(), dur, extra);
+      break;
+    }
+    case BanEvent::kProlong:
+      spdlog::info("[{}] Prolong ban of {} to {}{}", b.jail, b.cidr.str(),
+                   b.expiry ? format_duration(b.expiry - b.start) : "permanent", extra);
+      break;
+    case BanEvent::kUnban:
+      spdlog::info("[{}] Unban {}{}", b.jail, b.cidr.str(), e.reason == "manual" ? " (by request)" : "");
+      break;
+  }
+  for (const auto& l : listeners_) l(e);
+}
 
 Status Daemon::attach_interfaces() {
   const DaemonConfig& c = cfg_.daemon;
@@ -282,17 +335,13 @@ void Daemon::ban(Jail& jail, const BanRequest& req) {
   }
   jail.forget(req.source);
   const BanRecord& b = o->ban;
-  std::string dur = b.expiry ? format_duration(b.expiry - b.start) : "permanently";
   switch (o->kind) {
     case BanManager::Outcome::kBanned:
       ++banned_total_[name];
-      if (b.count > 1)
-        spdlog::info("[{}] Ban {} for {} (banned {} times before)", name, b.cidr.str(), dur, b.count - 1);
-      else
-        spdlog::info("[{}] Ban {} for {}", name, b.cidr.str(), dur);
+      announce({BanEvent::kBan, b, ""});
       break;
     case BanManager::Outcome::kProlonged:
-      spdlog::info("[{}] Prolong ban of {} to {}", name, b.cidr.str(), dur);
+      announce({BanEvent::kProlong, b, ""});
       break;
     case BanManager::Outcome::kAlreadyBanned:
       spdlog::info("[{}] {} already banned", name, b.cidr.str());
@@ -313,7 +362,7 @@ void Daemon::save_positions() {
 void Daemon::tick() {
   ++ticks_;
   int64_t now = unix_now();
-  for (const auto& b : bans_->expire(now)) spdlog::info("[{}] Unban {}", b.jail, b.cidr.str());
+  for (const auto& b : bans_->expire(now)) announce({BanEvent::kUnban, b, "expired"});
   pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
   (void)blocklist_->maintain(false);
   save_positions();
@@ -385,20 +434,17 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
     bool force = req.value("force", false);
     nlohmann::json results = nlohmann::json::array();
     for (const auto& c : cidrs) {
-      // --force skips the guard for this one ban.
-      if (force) bans_->set_guard(nullptr);
-      auto o = bans_->ban(jail, c, now, 0, XDPBAN_BAN_MANUAL, dur);
-      if (force) bans_->set_guard([this](const std::string& j, const Cidr& x) { return guard(j, x); });
+      auto o = bans_->ban(jail, c, now, 0, XDPBAN_BAN_MANUAL, dur, 0, force);
       if (!o) return error_json(o.error().message);
       static const char* kinds[] = {"banned", "prolonged", "already", "ignored"};
       nlohmann::json r = ban_json(o->ban, now);
       r["outcome"] = kinds[o->kind];
       if (o->kind == BanManager::Outcome::kIgnored) r["reason"] = o->reason;
-      if (o->kind == BanManager::Outcome::kBanned || o->kind == BanManager::Outcome::kProlonged) {
+      if (o->kind == BanManager::Outcome::kBanned) {
         ++banned_total_[jail];
-        spdlog::info("[{}] Ban {} ({}{})", jail, c.str(),
-                     o->ban.expiry ? "for " + format_duration(o->ban.expiry - now) : "permanent",
-                     req.contains("reason") ? ", " + req.value("reason", "") : "");
+        announce({BanEvent::kBan, o->ban, req.value("reason", "")});
+      } else if (o->kind == BanManager::Outcome::kProlonged) {
+        announce({BanEvent::kProlong, o->ban, req.value("reason", "")});
       }
       results.push_back(r);
     }
@@ -417,7 +463,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
       auto r = bans_->unban(c);
       if (!r) return error_json(r.error().message);
       if (*r) {
-        spdlog::info("[{}] Unban {}", (*r)->jail, c.str());
+        announce({BanEvent::kUnban, **r, "manual"});
         removed.push_back({{"cidr", c.str()}, {"jail", (*r)->jail}});
       } else {
         missing.push_back(c.str());
@@ -497,6 +543,19 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
   return error_json("unknown command '" + cmd + "'");
 }
 
+void Daemon::on_signals() {
+  signalfd_siginfo si{};
+  while (read(signals_.get(), &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGHUP) {
+      spdlog::info("SIGHUP: reloading configuration");
+      handle({{"cmd", "reload"}});
+    } else {
+      spdlog::info("signal {}: shutting down", si.ssi_signo == SIGTERM ? "TERM" : "INT");
+      stop_ = true;
+    }
+  }
+}
+
 int Daemon::run() {
   pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
   std::string names;
@@ -516,34 +575,11 @@ int Daemon::run() {
       continue;
     }
     for (int i = 0; i < n; ++i) {
-      int fd = evs[i].data.fd;
-      if (fd == tailer_->fd()) {
-        pending_ = tailer_->poll([this](const std::string& p, std::string_view l) { on_line(p, l); });
-      } else if (fd == timer_.get()) {
-        uint64_t expirations;
-        (void)!read(fd, &expirations, sizeof expirations);
-        tick();
-      } else if (fd == signals_.get()) {
-        signalfd_siginfo si{};
-        while (read(fd, &si, sizeof si) == sizeof si) {
-          if (si.ssi_signo == SIGHUP) {
-            spdlog::info("SIGHUP: reloading configuration");
-            handle({{"cmd", "reload"}});
-          } else {
-            spdlog::info("signal {}: shutting down", si.ssi_signo == SIGTERM ? "TERM" : "INT");
-            stop_ = true;
-          }
-        }
-      } else if (fd == control_->listen_fd()) {
-        for (int c : control_->accept_all()) {
-          epoll_event ev{};
-          ev.events = EPOLLIN;
-          ev.data.fd = c;
-          epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c, &ev);
-        }
-      } else if (!control_->serve(fd)) {
-        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-      }
+      // A handler may unwatch (and close) another fd of this batch.
+      auto it = watchers_.find(evs[i].data.fd);
+      if (it == watchers_.end()) continue;
+      auto fn = it->second;
+      fn();
     }
   }
   sd_notify(0, "STOPPING=1");

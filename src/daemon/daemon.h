@@ -4,10 +4,12 @@
 // maps and config, and reload. Does not own matching (Jail) or map layout.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bpf/ban_sink.h"
@@ -35,6 +37,14 @@ struct LoadedConfig {
 };
 Result<LoadedConfig> load_config(const std::string& path);
 
+// A change of a ban, as listeners (log, actions, metrics, reports) hear it.
+struct BanEvent {
+  enum Kind { kBan, kProlong, kUnban } kind = kBan;
+  BanRecord ban;       // as in force (kBan, kProlong) or as it was (kUnban)
+  std::string reason;  // kBan: the admin's --reason; kUnban: "expired" or "manual"
+};
+using BanListener = std::function<void(const BanEvent&)>;
+
 class Daemon {
  public:
   static Result<std::unique_ptr<Daemon>> start(const DaemonFlags& flags, LoadedConfig cfg);
@@ -49,6 +59,12 @@ class Daemon {
   void on_line(const std::string& path, std::string_view line);
   void ban(Jail& jail, const BanRequest& req);
   void tick();
+  // Calls on_readable whenever fd is readable, from the event loop.
+  Status watch(int fd, std::function<void()> on_readable);
+  void unwatch(int fd);
+  void on_signals();
+  // Logs a ban change in fail2ban's vocabulary and tells every listener.
+  void announce(const BanEvent& e);
   Status reload();
   void save_positions();
   std::optional<std::string> guard(const std::string& jail, const Cidr& c);
@@ -67,7 +83,9 @@ class Daemon {
   std::map<std::string, uint64_t> banned_total_;  // per jail, from history and since start
   std::vector<Address> local_addrs_;
   std::vector<std::string> attached_;
+  std::vector<BanListener> listeners_;
   Fd epoll_, timer_, signals_;
+  std::unordered_map<int, std::function<void()>> watchers_;  // fd -> on readable
   std::mt19937_64 rng_{std::random_device{}()};
   uint64_t ticks_ = 0;
   bool stop_ = false;

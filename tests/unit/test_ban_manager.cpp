@@ -135,6 +135,9 @@ TEST(BanManager, GuardVetoes) {
   EXPECT_EQ(o->kind, BanManager::Outcome::kIgnored);
   EXPECT_EQ(o->reason, "ignoreip 10.0.0.0/8");
   EXPECT_TRUE(sink.maps.empty());
+  // An admin's --force passes the guard for that one ban; the guard stays.
+  EXPECT_EQ(m.ban("manual", C("10.1.2.3"), T, 0, 1, -1, 0, true)->kind, BanManager::Outcome::kBanned);
+  EXPECT_EQ(m.ban("sshd", C("10.9.9.9"), T, 5)->kind, BanManager::Outcome::kIgnored);
 }
 
 TEST(BanManager, PermanentAndManualUnban) {

@@ -282,7 +282,9 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
     v = "auto";
     XDPBAN_TRY(opt_str("backend", &v));
     {
-      std::string b = to_lower(v.substr(0, v.find('[')));
+      auto spec = FilterSpec::parse(v);  // the same name[key=value, ...] syntax as filters
+      if (!spec) return fail("backend", spec.error());
+      std::string b = to_lower(spec->name);
       if (b == "auto")
         j.backend = JailSettings::Backend::kAuto;
       else if (b == "systemd")
@@ -291,6 +293,40 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
         j.backend = JailSettings::Backend::kFile;
       else
         return fail("backend", invalid("'" + v + "' is not a backend (auto, file, systemd)"));
+      if (j.backend != JailSettings::Backend::kSystemd && !spec->args.empty())
+        return fail("backend", invalid("'" + v + "': only backend = systemd takes arguments"));
+      for (const auto& [k, a] : spec->args) {
+        if (k == "journalfiles") {
+          for (auto w : words(a)) {
+            for (size_t c; (c = w.find(',')) != std::string::npos;) {
+              if (c) j.journalfiles.push_back(w.substr(0, c));
+              w.erase(0, c + 1);
+            }
+            if (!w.empty()) j.journalfiles.push_back(w);
+          }
+          for (const auto& f : j.journalfiles)
+            if (f[0] != '/')
+              return fail("backend", invalid("journalfiles: '" + f + "' is not an absolute path"));
+        } else if (k == "journalpath") {
+          j.journalpath = a;
+          if (a.empty() || a[0] != '/')
+            return fail("backend", invalid("journalpath: '" + a + "' is not an absolute path"));
+        } else if (k == "namespace") {
+          j.journalnamespace = a;
+        } else if (k == "journalflags") {
+          int f = 0;
+          auto [e, ec] = std::from_chars(a.data(), a.data() + a.size(), f);
+          if (ec != std::errc() || e != a.data() + a.size() || f < 0)
+            return fail("backend", invalid("journalflags: '" + a + "' is not a non-negative number"));
+          j.journalflags = f;
+        } else {
+          return fail("backend", invalid("unknown systemd backend argument '" + k +
+                                         "' (journalfiles, journalpath, journalflags, namespace)"));
+        }
+      }
+      if (!j.journalfiles.empty() + !j.journalpath.empty() + !j.journalnamespace.empty() > 1)
+        return fail("backend",
+                    invalid("'" + v + "': journalfiles, journalpath and namespace exclude each other"));
     }
     v.clear();
     XDPBAN_TRY(opt_str("journalmatch", &v));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,13 @@ struct JailSettings {
   std::vector<std::string> logpath;  // absolute paths or globs
   enum class Backend { kAuto, kFile, kSystemd } backend = Backend::kAuto;
   std::vector<std::string> journalmatch;  // jail's own (the filter may add its own)
+  // backend = systemd[journalfiles="a b", journalpath=DIR, journalflags=N, namespace=NS]:
+  // which journal to read (at most one of files, path, namespace; none: the
+  // local system journal). journalfiles are globs, split on spaces and commas.
+  std::vector<std::string> journalfiles;
+  std::string journalpath;
+  std::string journalnamespace;
+  std::optional<int> journalflags;
   int maxretry = 5;
   int64_t findtime = 600;
   BanTimePolicy bantime;

@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <fmt/ranges.h>
 #include <glob.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -80,8 +81,6 @@ Result<LoadedConfig> load_config(const std::string& path) {
       out.disabled.push_back(s.name);
       continue;
     }
-    if (s.backend == JailSettings::Backend::kSystemd)
-      return invalid(s.where + ": [" + s.name + "] backend = systemd is not supported by this build yet");
     auto j = Jail::create(s, out.daemon.filter_path, files);
     if (!j) return j.error();
     out.jails.push_back(std::move(*j));
@@ -103,6 +102,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
   d->signals_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  d->epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (d->epoll_.get() < 0) return make_error(errno, std::string("epoll_create1: ") + std::strerror(errno));
 
   if (auto st = d->attach_interfaces(); !st) return st.error();
   auto bl = Blocklist::open(c.pin_dir, Blocklist::Access::kWrite);
@@ -132,7 +134,6 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
   if (!ctl) return ctl.error();
   d->control_ = std::move(*ctl);
 
-  d->epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   d->timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   itimerspec every{{1, 0}, {1, 0}};
   timerfd_settime(d->timer_.get(), 0, &every, nullptr);
@@ -284,23 +285,93 @@ Status Daemon::reconcile() {
   return {};
 }
 
+// backend = auto: the files when a logpath matches one, else the journal when
+// the jail has a journalmatch and this host keeps a journal, else the files
+// (followed once they appear).
+bool Daemon::reads_journal(const Jail& j) {
+  const JailSettings& s = j.settings();
+  if (s.backend != JailSettings::Backend::kAuto) return s.backend == JailSettings::Backend::kSystemd;
+  for (const auto& pattern : s.logpath)
+    for (const auto& p : expand(pattern))
+      if (::access(p.c_str(), F_OK) == 0) return false;
+  if (j.journalmatch().empty()) return false;
+  struct stat st {};
+  return ::stat("/run/log/journal", &st) == 0 || ::stat("/var/log/journal", &st) == 0;
+}
+
 Status Daemon::follow_logs() {
+  // Journal feeds point at jails: close them (cursors saved) and open them again.
+  for (auto& f : journals_) {
+    if (!f.source->cursor().empty()) (void)store_->save_cursor(f.key, f.source->cursor());
+    unwatch(f.source->fd());
+  }
+  journals_.clear();
   by_path_.clear();
   for (const auto& j : cfg_.jails) {
-    for (const auto& pattern : j->settings().logpath) {
+    const JailSettings& s = j->settings();
+    if (reads_journal(*j)) {
+      if (auto st = follow_journal(*j); !st) return st.error().wrap("[" + s.name + "]");
+      continue;
+    }
+    for (const auto& pattern : s.logpath) {
       auto paths = expand(pattern);
-      if (paths.empty()) spdlog::warn("[{}] no file matches {} yet", j->settings().name, pattern);
+      if (paths.empty()) spdlog::warn("[{}] no file matches {} yet", s.name, pattern);
       for (const auto& p : paths) {
         by_path_[p].push_back(j.get());
         if (tailer_->follows(p)) continue;
         auto pos = store_->load_position(p);
         if (!pos) return pos.error();
-        if (auto st = tailer_->add(p, *pos); !st) return st.error().wrap("[" + j->settings().name + "]");
-        spdlog::info("[{}] following {}{}", j->settings().name, p, *pos ? " (from the saved position)" : "");
+        if (auto st = tailer_->add(p, *pos); !st) return st.error().wrap("[" + s.name + "]");
+        spdlog::info("[{}] following {}{}", s.name, p, *pos ? " (from the saved position)" : "");
       }
     }
   }
   return {};
+}
+
+Status Daemon::follow_journal(Jail& j) {
+  const JailSettings& s = j.settings();
+  JournalOptions o;
+  for (const auto& pattern : s.journalfiles)
+    for (const auto& p : expand(pattern)) o.files.push_back(p);
+  if (!s.journalfiles.empty() && o.files.empty())
+    return make_error(ENOENT, "no journal file matches " + s.journalfiles.front());
+  o.directory = s.journalpath;
+  o.name_space = s.journalnamespace;
+  o.flags = s.journalflags;
+  o.match = j.journalmatch();
+  std::string key = "journal:" + s.name;
+  auto cursor = store_->load_cursor(key);
+  if (!cursor) return cursor.error();
+  o.cursor = *cursor;
+  o.start_age = s.findtime;  // first start: what happened within findtime still counts
+  auto src = JournalSource::open(o);
+  if (!src) return src.error();
+  journals_.push_back({std::move(*src), &j, key});
+  JournalFeed* f = &journals_.back();
+  spdlog::info("[{}] following {}{}{}", s.name, f->source->description(),
+               o.match.empty() ? "" : " matching " + fmt::format("{}", fmt::join(o.match, " + ")),
+               *cursor ? " (from the saved cursor)" : "");
+  size_t index = journals_.size() - 1;
+  return watch(f->source->fd(), [this, index] { read_journal(journals_[index]); });
+}
+
+void Daemon::read_journal(JournalFeed& f) {
+  double now = static_cast<double>(unix_now());
+  auto r = f.source->poll([&](std::string_view line, double time) {
+    if (auto req = f.jail->on_line(line, now, time)) ban(*f.jail, *req);
+  });
+  if (!r)
+    spdlog::warn("[{}] reading {}: {}", f.jail->settings().name, f.source->description(), r.error().message);
+}
+
+int Daemon::journal_timeout_ms() const {
+  int t = -1;
+  for (const auto& f : journals_) {
+    int ft = f.source->timeout_ms();
+    if (ft >= 0 && (t < 0 || ft < t)) t = ft;
+  }
+  return t;
 }
 
 std::optional<std::string> Daemon::guard(const std::string& jail, const Cidr& c) {
@@ -356,6 +427,8 @@ void Daemon::save_positions() {
   (void)store_->begin();
   for (const auto& p : tailer_->paths())
     if (auto pos = tailer_->position(p)) (void)store_->save_position(p, *pos);
+  for (const auto& f : journals_)
+    if (!f.source->cursor().empty()) (void)store_->save_cursor(f.key, f.source->cursor());
   (void)store_->commit();
 }
 
@@ -401,13 +474,19 @@ nlohmann::json Daemon::status_json(const std::string& only) {
     for (const auto& [p, js] : by_path_)
       for (Jail* x : js)
         if (x == j.get()) files.push_back(p);
-    jails.push_back({{"name", n},
-                     {"filter", j->settings().filter.name},
-                     {"currently_failed", j->tracker().size()},
-                     {"total_failed", j->total_failed()},
-                     {"currently_banned", banned_now[n]},
-                     {"total_banned", banned_total_[n]},
-                     {"files", files}});
+    nlohmann::json entry = {{"name", n},
+                            {"filter", j->settings().filter.name},
+                            {"currently_failed", j->tracker().size()},
+                            {"total_failed", j->total_failed()},
+                            {"currently_banned", banned_now[n]},
+                            {"total_banned", banned_total_[n]},
+                            {"files", files}};
+    for (const auto& f : journals_)
+      if (f.jail == j.get()) {
+        entry["journal"] = f.source->description();
+        entry["journal_matches"] = j->journalmatch();
+      }
+    jails.push_back(entry);
   }
   return jails;
 }
@@ -558,6 +637,7 @@ void Daemon::on_signals() {
 
 int Daemon::run() {
   pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+  for (auto& f : journals_) read_journal(f);
   std::string names;
   for (const auto& j : cfg_.jails) names += (names.empty() ? "" : ", ") + j->settings().name;
   spdlog::info("xdpband ready: {} jails ({}), control socket {}", cfg_.jails.size(), names,
@@ -568,10 +648,12 @@ int Daemon::run() {
   epoll_event evs[64];
   while (!stop_) {
     // With log data left over, only peek at other events, then read on.
-    int n = epoll_wait(epoll_.get(), evs, 64, pending_ ? 0 : -1);
+    int n = epoll_wait(epoll_.get(), evs, 64, pending_ ? 0 : journal_timeout_ms());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 && pending_) {
-      pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+    if (n <= 0) {
+      if (pending_)
+        pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+      for (auto& f : journals_) read_journal(f);
       continue;
     }
     for (int i = 0; i < n; ++i) {

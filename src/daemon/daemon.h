@@ -20,6 +20,7 @@
 #include "io/control.h"
 #include "io/fd.h"
 #include "io/file_tailer.h"
+#include "io/journal_source.h"
 #include "io/state_store.h"
 
 namespace xdpban {
@@ -56,6 +57,15 @@ class Daemon {
   Status attach_interfaces();
   Status reconcile();
   Status follow_logs();
+  bool reads_journal(const Jail& j);
+  Status follow_journal(Jail& j);
+  struct JournalFeed {
+    std::unique_ptr<JournalSource> source;
+    Jail* jail;
+    std::string key;  // its cursor's name in the store
+  };
+  void read_journal(JournalFeed& f);
+  int journal_timeout_ms() const;
   void on_line(const std::string& path, std::string_view line);
   void ban(Jail& jail, const BanRequest& req);
   void tick();
@@ -80,6 +90,7 @@ class Daemon {
   std::unique_ptr<FileTailer> tailer_;
   std::unique_ptr<ControlServer> control_;
   std::map<std::string, std::vector<Jail*>> by_path_;
+  std::vector<JournalFeed> journals_;
   std::map<std::string, uint64_t> banned_total_;  // per jail, from history and since start
   std::vector<Address> local_addrs_;
   std::vector<std::string> attached_;

@@ -9,7 +9,6 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -88,9 +87,9 @@ class BanManager {
   std::vector<BanRecord> expire(int64_t now);
   std::optional<int64_t> next_expiry() const;
 
-  // Start-up: bans and ban counts from the store (sink and store untouched).
-  void restore(const std::vector<BanRecord>& active,
-               const std::map<std::pair<std::string, Cidr>, int>& history);
+  // Start-up: bans and ban counts from the store (sink and store untouched);
+  // into an empty manager. Fastest with `active` sorted by cidr.
+  void restore(std::vector<BanRecord> active, std::map<std::pair<std::string, Cidr>, int> history);
 
   const std::map<Cidr, BanRecord>& active() const { return active_; }
   int previous_bans(const std::string& jail, const Cidr& cidr, bool overall) const;
@@ -100,15 +99,15 @@ class BanManager {
   BanStore* store_;
   std::map<std::string, BanTimePolicy> policies_;
   std::function<std::optional<std::string>(const std::string&, const Cidr&)> guard_;
-  void index(const BanRecord& b) {
-    if (b.expiry) by_expiry_.insert({b.expiry, b.cidr});
-  }
-  void unindex(const BanRecord& b) {
-    if (b.expiry) by_expiry_.erase({b.expiry, b.cidr});
-  }
+  // by_expiry_ is a min-heap with lazy deletion: an unban or a prolong leaves
+  // the old entry behind, and expire() skips entries that no longer match the
+  // active ban. Building it from 1M restored bans is one make_heap.
+  using Expiry = std::pair<int64_t, Cidr>;
+  void index(const BanRecord& b);
+  void drop_stale() const;
 
   std::map<Cidr, BanRecord> active_;
-  std::set<std::pair<int64_t, Cidr>> by_expiry_;         // timed bans, soonest first
+  mutable std::vector<Expiry> by_expiry_;                // timed bans, soonest on top (std::greater)
   std::map<std::pair<std::string, Cidr>, int> history_;  // (jail, cidr) -> bans so far
 };
 

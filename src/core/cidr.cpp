@@ -24,7 +24,27 @@ void mask_bits(uint8_t* bytes, size_t n, int prefix) {
   }
 }
 
+namespace {
+// Dotted-quad IPv4 without allocating, with inet_pton's rules: exactly four
+// decimal parts of 0..255, no leading zeros. The common case at start-up
+// (1M stored bans) and in logs.
+bool parse_v4(std::string_view t, uint8_t* out) {
+  size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part && (i >= t.size() || t[i++] != '.')) return false;
+    size_t start = i;
+    unsigned v = 0;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9' && i - start < 3) v = v * 10 + unsigned(t[i++] - '0');
+    size_t n = i - start;
+    if (n == 0 || v > 255 || (n > 1 && t[start] == '0')) return false;
+    out[part] = static_cast<uint8_t>(v);
+  }
+  return i == t.size();
+}
+}  // namespace
+
 Result<Address> Address::parse(std::string_view text) {
+  if (Address a; parse_v4(text, a.bytes.data())) return a;  // family defaults to V4
   std::string s(text);
   if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
   if (s.empty()) return invalid("empty address");
@@ -60,10 +80,10 @@ Result<Cidr> Cidr::parse(std::string_view text, bool* had_host_bits) {
   auto slash = text.find('/');
   auto addr_text = text.substr(0, slash);
   // A mapped IPv6 network keeps its IPv6 prefix length until normalised below.
-  std::string s(addr_text);
-  if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
   bool mapped = false;
-  if (s.find(':') != std::string::npos) {
+  if (addr_text.find(':') != std::string_view::npos) {
+    std::string s(addr_text);
+    if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
     uint8_t b[16];
     mapped = inet_pton(AF_INET6, s.c_str(), b) == 1 && is_v4_mapped(b);
   }

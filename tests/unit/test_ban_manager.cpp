@@ -168,3 +168,34 @@ TEST(BanManager, RestoreKeepsCountsAndExpiries) {
 
 }  // namespace
 }  // namespace xdpban
+
+namespace xdpban {
+namespace {
+
+// Unbans and prolongs leave stale expiry entries behind: they never unban a
+// ban that is back or longer, and many of them do not pile up.
+TEST(BanManager, StaleExpiriesAreSkipped) {
+  FakeSink sink;
+  BanManager m(sink, nullptr);
+  ASSERT_TRUE(m.ban("manual", C("192.0.2.1"), T, 0, 1, 100).ok());
+  ASSERT_TRUE(m.ban("manual", C("192.0.2.1"), T, 0, 1, 300).ok());  // prolonged to T+300
+  EXPECT_EQ(m.next_expiry(), T + 300);
+  EXPECT_TRUE(m.expire(T + 150).empty());
+  ASSERT_TRUE(m.ban("manual", C("192.0.2.2"), T, 0, 1, 100).ok());
+  ASSERT_TRUE(m.unban(C("192.0.2.2")).ok());
+  ASSERT_TRUE(m.ban("manual", C("192.0.2.2"), T + 50, 0, 1, 200).ok());  // back, until T+250
+  EXPECT_TRUE(m.expire(T + 200).empty());
+  auto gone = m.expire(T + 250);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].cidr, C("192.0.2.2"));
+  EXPECT_EQ(m.expire(T + 300).size(), 1u);
+  EXPECT_FALSE(m.next_expiry().has_value());
+  for (int i = 0; i < 10000; ++i) {
+    ASSERT_TRUE(m.ban("manual", C("198.51.100.7"), T, 0, 1, 1000 + i).ok());  // each one a prolong
+  }
+  EXPECT_EQ(m.next_expiry(), T + 1000 + 9999);
+  EXPECT_EQ(m.active().size(), 1u);
+}
+
+}  // namespace
+}  // namespace xdpban

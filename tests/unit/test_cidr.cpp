@@ -1,4 +1,7 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 #include "core/cidr.h"
 
@@ -56,6 +59,23 @@ TEST(Cidr, RejectsGarbageWithTheInputInTheMessage) {
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok() && *bad) {
       EXPECT_NE(r.error().message.find(bad), std::string::npos) << r.error().message;
+    }
+  }
+}
+
+// The allocation-free IPv4 parser agrees with inet_pton on every edge.
+TEST(Cidr, Ipv4ParserAgreesWithInetPton) {
+  for (const char* t : {"0.0.0.0",    "255.255.255.255", "1.2.3.4",      "10.0.0.1", "256.0.0.1",
+                        "1.2.3.04",   "01.2.3.4",        "1.2.3",        "1.2.3.4.", ".1.2.3.4",
+                        "1..2.3",     "1.2.3.4x",        "1234.1.1.1",   "1.2.3.-4", "+1.2.3.4",
+                        "1.2.3.1000", "0.00.0.0",        "9.99.199.255", " 1.2.3.4", ""}) {
+    uint8_t want[4];
+    bool ok = inet_pton(AF_INET, t, want) == 1;
+    auto a = Address::parse(t);
+    EXPECT_EQ(a.ok(), ok) << t;
+    if (ok && a.ok()) {
+      EXPECT_EQ(a->family, Family::V4) << t;
+      EXPECT_EQ(std::memcmp(a->bytes.data(), want, 4), 0) << t;
     }
   }
 }

@@ -733,7 +733,20 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
   DateMatch m;
   m.start = e.md.start(1);
   m.end = e.md.end(1);
-  if (m.end > m.start) m.time = e.t->time_of(e.md, now, tz_offset_minutes_);
+  if (m.end > m.start) {
+    // Consecutive lines often carry the same time stamp text: convert it once.
+    // Within a minute of `now`, so a year guessed from `now` stays the same.
+    std::string_view text = line.substr(m.start, m.end - m.start);
+    if (chosen == cached_template_ && text == cached_text_ && now >= cached_now_ && now - cached_now_ < 60) {
+      m.time = cached_time_;
+    } else {
+      m.time = e.t->time_of(e.md, now, tz_offset_minutes_);
+      cached_template_ = chosen;
+      cached_text_.assign(text);
+      cached_now_ = now;
+      cached_time_ = m.time;
+    }
+  }
   return m;
 }
 

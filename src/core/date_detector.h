@@ -48,6 +48,11 @@ class DateDetector {
   std::optional<int> tz_offset_minutes_;
   int last_ = -1;
   size_t last_start_ = 1, last_end_ = 0;
+  // The last time stamp converted (see match()).
+  int cached_template_ = -1;
+  std::string cached_text_;
+  double cached_now_ = 0;
+  std::optional<double> cached_time_;
 };
 
 // Minutes east of UTC for a fail2ban time-zone spec ("UTC", "CEST", "+0200", "UTC-05:00").

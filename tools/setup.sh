@@ -4,8 +4,8 @@
 #   tools/setup.sh          install dependencies
 #   tools/setup.sh --run    ... then build (Release), install the default
 #                           configuration into /etc/xdpban (never overwriting
-#                           it) and run xdpband in the foreground (Ctrl-C stops
-#                           it; bans stay enforced)
+#                           a file there) and run xdpband in the foreground
+#                           (Ctrl-C stops it; bans stay enforced)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (apt-get, bpffs, XDP)" >&2; exit 1; }
@@ -28,7 +28,8 @@ if [ "${1:-}" = --run ]; then
   cmake -S "$top" -B "$top/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXDPBAN_TESTS=OFF -DXDPBAN_BENCH=OFF >/dev/null
   ninja -C "$top/build-release" xdpban xdpband
   install -d -m 0755 /etc/xdpban /etc/xdpban/jail.d /etc/xdpban/filter.d
-  for f in xdpban.conf jail.conf; do
+  for f in xdpban.conf jail.conf jail.d/sshd.conf jail.d/postfix-sasl.conf jail.d/dovecot.conf \
+           jail.d/asterisk.conf jail.d/recidive.conf; do
     [ -e "/etc/xdpban/$f" ] || install -m 0644 "$top/deploy/etc/xdpban/$f" "/etc/xdpban/$f"
   done
   for f in "$top"/deploy/filter.d/*.conf; do
@@ -36,5 +37,7 @@ if [ "${1:-}" = --run ]; then
   done
   install -m 0755 "$top/build-release/src/cli/xdpban" "$top/build-release/src/daemon/xdpband" /usr/local/sbin/
   xdpband --check
+  # The default jails run where their logs exist (enabled = auto): a log file,
+  # or the journal on hosts without rsyslog; xdpband logs which ones started.
   exec xdpband
 fi

@@ -1,6 +1,8 @@
 #include "daemon/config.h"
 
 #include <dirent.h>
+#include <glob.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
@@ -71,6 +73,12 @@ std::vector<std::string> words(const std::string& s) {
   std::istringstream in(s);
   std::string w;
   while (in >> w) out.push_back(w);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& w : v) out += (out.empty() ? "" : " ") + w;
   return out;
 }
 
@@ -263,9 +271,11 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
     std::string v;
     v.clear();
     XDPBAN_TRY(opt_str("enabled", &v));
-    if (!v.empty()) {
+    if (to_lower(v) == "auto") {
+      j.enabled_auto = true;
+    } else if (!v.empty()) {
       auto b = parse_bool(v);
-      if (!b) return fail("enabled", b.error());
+      if (!b) return fail("enabled", invalid("'" + v + "' is not true, false or auto"));
       j.enabled = *b;
     }
     v = section;
@@ -418,7 +428,7 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
                     invalid("'" + j.logencoding + "' is not supported (auto, utf-8, latin-1)"));
     }
 #undef XDPBAN_TRY
-    if (j.enabled && j.backend != JailSettings::Backend::kSystemd && j.logpath.empty())
+    if ((j.enabled || j.enabled_auto) && j.backend != JailSettings::Backend::kSystemd && j.logpath.empty())
       return invalid(where("enabled") + ": [" + section +
                      "] is enabled but has no logpath (or backend = systemd)");
     for (const auto& p : j.logpath)
@@ -426,6 +436,82 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
     out.push_back(std::move(j));
   }
   return out;
+}
+
+namespace {
+
+bool any_regular_file(const std::string& pattern) {
+  glob_t g{};
+  bool found = false;
+  if (glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc && !found; ++i) {
+      struct stat st {};
+      found = ::stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode);
+    }
+  globfree(&g);
+  return found;
+}
+
+// A systemd jail's logs: some unit of its journalmatch has a unit file.
+bool logs_exist_in_units(const std::vector<std::string>& journalmatch, std::string* why,
+                         const std::vector<std::string>& unit_dirs) {
+  std::vector<std::string> units;
+  for (const auto& line : journalmatch)
+    for (const auto& term : words(line))
+      if (term.rfind("_SYSTEMD_UNIT=", 0) == 0) units.push_back(term.substr(14));
+  if (units.empty()) {
+    *why = "journalmatch names no _SYSTEMD_UNIT";
+    return true;
+  }
+  for (const auto& u : units) {
+    // An instance (postfix@-.service) comes from its template's file (postfix@.service).
+    std::vector<std::string> files = {u};
+    auto at = u.find('@'), dot = u.rfind('.');
+    if (at != std::string::npos && dot != std::string::npos && dot > at)
+      files.push_back(u.substr(0, at + 1) + u.substr(dot));
+    for (const auto& d : unit_dirs)
+      for (const auto& f : files) {
+        struct stat st {};
+        if (::stat((d + "/" + f).c_str(), &st) == 0) {
+          *why = "unit " + d + "/" + f + " exists";
+          return true;
+        }
+      }
+  }
+  *why = "no unit file for " + join(units);
+  return false;
+}
+
+}  // namespace
+
+bool journal_present(const std::vector<std::string>& journal_dirs) {
+  struct stat st {};
+  for (const auto& d : journal_dirs)
+    if (::stat(d.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
+  return false;
+}
+
+bool logs_exist(const JailSettings& jail, const std::vector<std::string>& journalmatch, std::string* why,
+                const std::vector<std::string>& unit_dirs, const std::vector<std::string>& journal_dirs) {
+  if (jail.backend != JailSettings::Backend::kSystemd) {
+    for (const auto& p : jail.logpath)
+      if (any_regular_file(p)) {
+        *why = "log " + p + " exists";
+        return true;
+      }
+    *why = "no log file matches " + join(jail.logpath);
+    // backend = auto falls back to the journal (as Daemon::follow_logs does).
+    if (jail.backend == JailSettings::Backend::kFile || journalmatch.empty()) return false;
+    if (!journal_present(journal_dirs)) {
+      *why += " and no journal in " + join(journal_dirs);
+      return false;
+    }
+    std::string unit_why;
+    bool found = logs_exist_in_units(journalmatch, &unit_why, unit_dirs);
+    *why += found ? "; the journal: " + unit_why : " and " + unit_why;
+    return found;
+  }
+  return logs_exist_in_units(journalmatch, why, unit_dirs);
 }
 
 }  // namespace xdpban

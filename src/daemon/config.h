@@ -39,6 +39,9 @@ struct JailSettings {
   std::string name;
   std::string where;  // file:line of the section
   bool enabled = false;
+  // `enabled = auto`: the jail runs only where its logs exist (see logs_exist);
+  // `enabled` stays false until the daemon has checked.
+  bool enabled_auto = false;
   FilterSpec filter;
   std::vector<std::string> logpath;  // absolute paths or globs
   enum class Backend { kAuto, kFile, kSystemd } backend = Backend::kAuto;
@@ -64,5 +67,25 @@ struct JailSettings {
 
 // Every [jail] section of the jail configuration in `dir` (enabled or not).
 Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileSource& files);
+
+// Where systemd keeps unit files, in its order of precedence.
+inline const std::vector<std::string> kUnitDirs = {"/etc/systemd/system", "/run/systemd/system",
+                                                   "/usr/lib/systemd/system", "/lib/systemd/system"};
+// Where journald keeps the journal (volatile, persistent).
+inline const std::vector<std::string> kJournalDirs = {"/run/log/journal", "/var/log/journal"};
+
+// What `enabled = auto` decides: does this host have the jail's logs? A file
+// jail: some logpath glob matches an existing regular file. A systemd jail
+// (backend = systemd, or backend = auto when no logpath file exists but the
+// jail has a journalmatch and the host a journal): a unit named by a
+// _SYSTEMD_UNIT= term of `journalmatch` (the jail's, else its filter's) has a
+// unit file in `unit_dirs`; a match that names no unit is taken as present.
+// `why` says what was (not) found.
+bool logs_exist(const JailSettings& jail, const std::vector<std::string>& journalmatch, std::string* why,
+                const std::vector<std::string>& unit_dirs = kUnitDirs,
+                const std::vector<std::string>& journal_dirs = kJournalDirs);
+
+// Does this host keep a systemd journal (one of `journal_dirs` exists)?
+bool journal_present(const std::vector<std::string>& journal_dirs = kJournalDirs);
 
 }  // namespace xdpban

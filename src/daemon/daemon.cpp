@@ -102,13 +102,23 @@ Result<LoadedConfig> load_config(const std::string& path) {
   out.daemon = *d;
   auto jails = load_jails(out.daemon.jail_dir, files);
   if (!jails) return jails.error();
-  for (const auto& s : *jails) {
-    if (!s.enabled) {
+  for (auto& s : *jails) {
+    if (!s.enabled && !s.enabled_auto) {
       out.disabled.push_back(s.name);
       continue;
     }
+    s.enabled = true;  // for an auto jail: if its logs exist (checked below)
     auto j = Jail::create(s, out.daemon.filter_path, files);
     if (!j) return j.error();
+    if (s.enabled_auto) {
+      std::string why;
+      if (!logs_exist(s, (*j)->journalmatch(), &why)) {
+        spdlog::info("[{}] enabled = auto: {}: not started", s.name, why);
+        out.disabled.push_back(s.name);
+        continue;
+      }
+      spdlog::info("[{}] enabled = auto: {}", s.name, why);
+    }
     out.jails.push_back(std::move(*j));
   }
   return out;
@@ -340,9 +350,7 @@ bool Daemon::reads_journal(const Jail& j) {
   for (const auto& pattern : s.logpath)
     for (const auto& p : expand(pattern))
       if (::access(p.c_str(), F_OK) == 0) return false;
-  if (j.journalmatch().empty()) return false;
-  struct stat st {};
-  return ::stat("/run/log/journal", &st) == 0 || ::stat("/var/log/journal", &st) == 0;
+  return !j.journalmatch().empty() && journal_present();
 }
 
 Status Daemon::follow_logs() {

@@ -1,0 +1,167 @@
+// The jail options of config.cpp that depend on the host: `enabled = auto`
+// (logs_exist against real files and unit directories in a temp dir) and the
+// shipped default configuration in deploy/etc/xdpban.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "daemon/config.h"
+
+namespace xdpban {
+namespace {
+
+namespace fs = std::filesystem;
+
+class MemFiles : public FileSource {
+ public:
+  std::map<std::string, std::string> files;
+  std::optional<std::string> read(const std::string& path) const override {
+    auto it = files.find(path);
+    if (it == files.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+Result<std::vector<JailSettings>> jails_from(const std::string& jail_conf) {
+  MemFiles m;
+  m.files["/nonexistent-xdpban-test/jail.conf"] = jail_conf;
+  return load_jails("/nonexistent-xdpban-test", m);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "xdpban-config-XXXXXX").string();
+    path_ = mkdtemp(t.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  void touch(const std::string& name) const { std::ofstream(*this / name) << "x\n"; }
+
+ private:
+  std::string path_;
+};
+
+TEST(EnabledAuto, ParsedAndValidated) {
+  auto j = jails_from(
+      "[a]\nenabled = auto\nlogpath = /var/log/a.log\n[b]\nenabled = AUTO\nlogpath = /b\n"
+      "[c]\nenabled = yes\nlogpath = /c\n[d]\nlogpath = /d\n");
+  ASSERT_TRUE(j) << j.error().message;
+  ASSERT_EQ(j->size(), 4u);
+  EXPECT_TRUE((*j)[0].enabled_auto);
+  EXPECT_FALSE((*j)[0].enabled);  // until the daemon has looked for the logs
+  EXPECT_TRUE((*j)[1].enabled_auto);
+  EXPECT_TRUE((*j)[2].enabled);
+  EXPECT_FALSE((*j)[2].enabled_auto);
+  EXPECT_FALSE((*j)[3].enabled || (*j)[3].enabled_auto);  // default: off
+
+  auto bad = jails_from("[a]\nlogpath = /a\nenabled = sometimes\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("jail.conf:3"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("'sometimes' is not true, false or auto"), std::string::npos)
+      << bad.error().message;
+
+  auto nolog = jails_from("[a]\nenabled = auto\n");
+  ASSERT_FALSE(nolog);
+  EXPECT_NE(nolog.error().message.find("no logpath"), std::string::npos) << nolog.error().message;
+}
+
+TEST(EnabledAuto, FileJailNeedsAMatchingRegularFile) {
+  TempDir d;
+  JailSettings j;
+  j.logpath = {d / "missing.log", d / "app-*.log"};
+  std::string why;
+  EXPECT_FALSE(logs_exist(j, {}, &why));
+  EXPECT_NE(why.find("no log file matches " + (d / "missing.log")), std::string::npos) << why;
+
+  fs::create_directory(d / "app-dir.log");  // a directory is not a log
+  EXPECT_FALSE(logs_exist(j, {}, &why));
+
+  d.touch("app-1.log");
+  EXPECT_TRUE(logs_exist(j, {}, &why));
+  EXPECT_EQ(why, "log " + (d / "app-*.log") + " exists");
+
+  JailSettings plain;
+  plain.logpath = {d / "app-1.log"};
+  EXPECT_TRUE(logs_exist(plain, {}, &why));
+}
+
+TEST(EnabledAuto, SystemdJailNeedsTheJournalmatchUnitFile) {
+  TempDir etc, lib;
+  JailSettings j;
+  j.backend = JailSettings::Backend::kSystemd;
+  std::vector<std::string> match = {"_SYSTEMD_UNIT=postfix@-.service + _COMM=smtpd",
+                                    "_SYSTEMD_UNIT=postfix.service"};
+  std::vector<std::string> dirs = {etc / "", lib / ""};
+  std::string why;
+  EXPECT_FALSE(logs_exist(j, match, &why, dirs));
+  EXPECT_EQ(why, "no unit file for postfix@-.service postfix.service");
+
+  lib.touch("postfix.service");
+  EXPECT_TRUE(logs_exist(j, match, &why, dirs));
+  EXPECT_EQ(why, "unit " + (lib / "") + "/postfix.service exists");
+
+  // An instance's unit file is its template's.
+  etc.touch("postfix@.service");
+  EXPECT_TRUE(logs_exist(j, match, &why, dirs));
+  EXPECT_EQ(why, "unit " + (etc / "") + "/postfix@.service exists");
+
+  // No unit named: the journal is there with systemd, so the jail runs.
+  EXPECT_TRUE(logs_exist(j, {"_COMM=sshd"}, &why, dirs));
+  EXPECT_EQ(why, "journalmatch names no _SYSTEMD_UNIT");
+}
+
+// backend = auto without its log files reads the journal: the jail runs when
+// the host keeps a journal and the service's unit exists.
+TEST(EnabledAuto, AutoBackendFallsBackToTheJournal) {
+  TempDir d, units, journal;
+  JailSettings j;  // backend = auto
+  j.logpath = {d / "auth.log"};
+  std::vector<std::string> match = {"_SYSTEMD_UNIT=sshd.service + _COMM=sshd"};
+  std::vector<std::string> unit_dirs = {units / ""}, no_journal = {d / "no-journal"},
+                           journal_dirs = {journal / ""};
+  std::string why;
+  EXPECT_FALSE(logs_exist(j, match, &why, unit_dirs, no_journal));
+  EXPECT_NE(why.find("no journal in"), std::string::npos) << why;
+  EXPECT_FALSE(logs_exist(j, match, &why, unit_dirs, journal_dirs));
+  EXPECT_NE(why.find("no unit file for sshd.service"), std::string::npos) << why;
+  units.touch("sshd.service");
+  EXPECT_TRUE(logs_exist(j, match, &why, unit_dirs, journal_dirs));
+  EXPECT_NE(why.find("the journal: unit"), std::string::npos) << why;
+  // Without a journalmatch, or with backend = file, only the files count.
+  EXPECT_FALSE(logs_exist(j, {}, &why, unit_dirs, journal_dirs));
+  j.backend = JailSettings::Backend::kFile;
+  EXPECT_FALSE(logs_exist(j, match, &why, unit_dirs, journal_dirs));
+  // The log file wins when it exists.
+  d.touch("auth.log");
+  EXPECT_TRUE(logs_exist(j, match, &why, unit_dirs, journal_dirs));
+}
+
+TEST(ShippedConfig, LoadsAndEveryReadyJailIsAuto) {
+  DiskFileSource disk;
+  const std::string dir = std::string(XDPBAN_SOURCE_DIR) + "/deploy/etc/xdpban";
+  auto d = DaemonConfig::load(dir + "/xdpban.conf", disk);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_TRUE(d->interfaces.empty());  // the default route's interface
+  auto jails = load_jails(dir, disk);
+  ASSERT_TRUE(jails) << jails.error().message;
+  std::map<std::string, JailSettings> by_name;
+  for (const auto& j : *jails) by_name[j.name] = j;
+  for (const char* name : {"sshd", "postfix-sasl", "dovecot", "asterisk", "recidive"}) {
+    ASSERT_TRUE(by_name.count(name)) << name;
+    const JailSettings& j = by_name[name];
+    EXPECT_TRUE(j.enabled_auto) << name;
+    EXPECT_FALSE(j.logpath.empty()) << name;
+    EXPECT_TRUE(j.ignoreself) << name;
+    EXPECT_EQ(j.filter.name, name);
+  }
+  EXPECT_EQ(by_name["recidive"].bantime.bantime, 7 * 86400);
+  EXPECT_EQ(by_name["sshd"].bantime.bantime, 600);
+  EXPECT_EQ(by_name["sshd"].maxretry, 5);
+}
+
+}  // namespace
+}  // namespace xdpban

@@ -1,4 +1,5 @@
 #include "bpf/blocklist.h"
+#include "core/ban_manager.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -120,13 +121,6 @@ void guard_bits(const Cidr& c, uint32_t seed, uint64_t* words) {
     a[0] = uint8_t(top >> 24), a[1] = uint8_t(top >> 16), a[2] = uint8_t(top >> 8), a[3] = uint8_t(top);
     set_bit(words, static_cast<uint32_t>(xdpban_hash6_block(a.data(), seed)) & (kGuardBits - 1));
   }
-}
-
-bool valid_jail_name(const std::string& n) {
-  if (n.empty() || n.size() >= XDPBAN_JAIL_NAME_LEN) return false;
-  for (char c : n)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
 }
 
 }  // namespace
@@ -419,8 +413,7 @@ Result<TableUsage> Blocklist::usage() const {
 }
 
 Result<uint16_t> Blocklist::jail_id(const std::string& name) {
-  if (!valid_jail_name(name))
-    return invalid("'" + name + "' is not a valid jail name (1-31 characters: letters, digits, - _ .)");
+  if (auto st = check_jail_name(name); !st) return st.error();
   int free_id = -1;
   for (uint32_t id = 0; id < XDPBAN_MAX_JAILS; ++id) {
     xdpban_jail j{};

@@ -60,6 +60,11 @@ class Blocklist {
   Result<uint16_t> jail_id(const std::string& name);  // finds or registers
   std::string jail_name(uint16_t id) const;
 
+  // Which set of maps this is: their hash seed, drawn at random when they were
+  // created. A value other than the one seen last means the maps were made
+  // anew (a reboot, or the pins removed), not merely edited.
+  uint32_t instance() const { return seed_; }
+
   // Recomputes prefilters that deletions left stale (cheap to call often).
   Status maintain(bool force = false);
 

@@ -14,10 +14,10 @@
 
 #include "bpf/blocklist.h"
 #include "bpf/datapath.h"
-#include "cli/ban_guard.h"
 #include "core/cidr.h"
 #include "core/duration.h"
 #include "io/control.h"
+#include "io/local_addresses.h"
 
 namespace xdpban {
 
@@ -47,22 +47,6 @@ Result<std::vector<Cidr>> parse_all(const std::vector<std::string>& args, bool w
     out.push_back(*c);
   }
   return out;
-}
-
-// True when xdpband answers on its socket: then it is the one writer (the CLI
-// talks to it); otherwise the CLI writes the pinned maps itself.
-bool daemon_up(const GlobalOptions& g) {
-  auto r = control_call(g.socket, {{"cmd", "ping"}}, 2000);
-  return r.ok() && r->value("ok", false);
-}
-
-// A request to the daemon; an {"ok":false} answer becomes an Error.
-Result<nlohmann::json> daemon_call(const GlobalOptions& g, const nlohmann::json& req) {
-  auto r = control_call(g.socket, req);
-  if (!r) return r.error();
-  if (!r->value("ok", false))
-    return make_error(EINVAL, "xdpband: " + r->value("error", std::string("failed")));
-  return r;
 }
 
 std::vector<std::string> strs(const std::vector<Cidr>& cidrs) {
@@ -196,7 +180,7 @@ void add_ban(CLI::App& app, GlobalOptions& g) {
           g.exit_code = fail(ro.error());
           return;
         }
-        auto guard = BanGuard::load(**ro);
+        auto guard = load_guard(**ro);
         if (!guard) {
           g.exit_code = fail(guard.error());
           return;
@@ -235,7 +219,7 @@ void add_ban(CLI::App& app, GlobalOptions& g) {
       return;
     }
     if (!force) {
-      auto guard = BanGuard::load(**bl);
+      auto guard = load_guard(**bl);
       if (!guard) {
         g.exit_code = fail(guard.error());
         return;
@@ -263,6 +247,7 @@ void add_ban(CLI::App& app, GlobalOptions& g) {
                          : " permanently",
                   reason.empty() ? "" : (" (" + reason + ")").c_str());
     }
+    note_direct_write();
     warn_not_attached();
   });
 }
@@ -338,6 +323,7 @@ void add_unban(CLI::App& app, GlobalOptions& g) {
       }
       (void)(*bl)->maintain(true);
       std::printf("removed %zu bans\n", n);
+      note_direct_write();
       return;
     }
     for (const auto& c : *cidrs) {
@@ -356,6 +342,7 @@ void add_unban(CLI::App& app, GlobalOptions& g) {
       }
     }
     (void)(*bl)->maintain(false);
+    note_direct_write();
   });
 }
 
@@ -399,6 +386,7 @@ void add_allow(CLI::App& app, GlobalOptions& g) {
       }
       std::printf("allowed %s\n", c.str().c_str());
     }
+    note_direct_write();
   });
   del->callback([&g] {
     auto cidrs = parse_all(del_args, true);
@@ -442,6 +430,7 @@ void add_allow(CLI::App& app, GlobalOptions& g) {
         g.exit_code = kExitNotFound;
       }
     }
+    note_direct_write();
   });
   lst->callback([&g] {
     auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
@@ -466,14 +455,76 @@ void add_allow(CLI::App& app, GlobalOptions& g) {
 
 // ---- list ----
 
+// One row of 'xdpban list', from the daemon (which knows when and why) or
+// from the maps (which know only what and until when).
+struct ListRow {
+  std::string cidr, jail, flags;
+  std::optional<int64_t> remaining_s;  // nullopt: permanent
+  std::optional<int64_t> since;        // unix seconds; daemon only
+  std::optional<int> failures, count;  // daemon only
+};
+
+Result<std::vector<ListRow>> rows_from_daemon(const GlobalOptions& g, const std::string& jail,
+                                              const std::string& within) {
+  nlohmann::json req{{"cmd", "list"}};
+  if (!jail.empty()) req["jail"] = jail;
+  if (!within.empty()) req["cidr"] = within;
+  auto r = daemon_call(g, req, 120000);
+  if (!r) return r.error();
+  std::vector<ListRow> out;
+  for (const auto& b : (*r)["bans"]) {
+    ListRow row{b.value("cidr", ""), b.value("jail", ""), flags_str(b.value("flags", uint8_t{0}))};
+    if (!b["remaining_s"].is_null()) row.remaining_s = b["remaining_s"].get<int64_t>();
+    row.since = b.value("start", int64_t{0});
+    row.failures = b.value("failures", 0);
+    row.count = b.value("count", 1);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+Result<std::vector<ListRow>> rows_from_maps(const GlobalOptions& g, const std::string& jail,
+                                            const std::optional<Cidr>& within, bool expired) {
+  auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
+  if (!bl) return bl.error();
+  auto l = (*bl)->list();
+  if (!l) return l.error();
+  uint64_t now = boottime_ns();
+  std::vector<ListRow> out;
+  for (const auto& b : *l) {
+    std::string jname = (*bl)->jail_name(b.jail);
+    if (!jail.empty() && jname != jail) continue;
+    if (within && !within->contains(b.cidr)) continue;
+    auto rem = remaining_s(b.expires_ns, now);
+    if (rem && b.expires_ns <= now && !expired) continue;
+    out.push_back({b.cidr.str(), jname, flags_str(b.flags), rem, std::nullopt, std::nullopt, std::nullopt});
+  }
+  return out;
+}
+
+std::string local_time(int64_t t) {
+  time_t tt = static_cast<time_t>(t);
+  tm parts{};
+  char buf[32];
+  localtime_r(&tt, &parts);
+  strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &parts);
+  return buf;
+}
+
 void add_list(CLI::App& app, GlobalOptions& g) {
-  auto* cmd = app.add_subcommand("list", "List active bans");
+  auto* cmd = app.add_subcommand(
+      "list",
+      "List active bans: address, jail, since, remaining time, failures that led to it (since and failures "
+      "come from xdpband; with the daemon down the pinned maps are read and they show as -)");
   static std::string jail, within;
   static bool json = false, expired = false;
   cmd->add_option("--jail", jail, "Only this jail's bans");
   cmd->add_option("--cidr", within, "Only bans inside this network (e.g. 203.0.113.0/24)");
-  cmd->add_flag("--json", json, "One JSON array of objects");
-  cmd->add_flag("--expired", expired, "Also show expired entries not yet removed");
+  cmd->add_flag(
+      "--json", json,
+      "One JSON array of objects: cidr, jail, flags, permanent, remaining_s, since, failures, count "
+      "(null where unknown)");
+  cmd->add_flag("--expired", expired, "Also show expired entries not yet removed (read from the maps)");
   cmd->callback([&g] {
     std::optional<Cidr> filter;
     if (!within.empty()) {
@@ -484,34 +535,33 @@ void add_list(CLI::App& app, GlobalOptions& g) {
       }
       filter = *c;
     }
-    auto bl = Blocklist::open(g.pin_dir, Blocklist::Access::kRead);
-    if (!bl) {
-      g.exit_code = fail(bl.error());
+    auto rows = !expired && daemon_up(g) ? rows_from_daemon(g, jail, filter ? filter->str() : "")
+                                         : rows_from_maps(g, jail, filter, expired);
+    if (!rows) {
+      g.exit_code = fail(rows.error());
       return;
     }
-    auto l = (*bl)->list();
-    if (!l) {
-      g.exit_code = fail(l.error());
-      return;
-    }
-    uint64_t now = boottime_ns();
+    auto or_null = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
     nlohmann::json out = nlohmann::json::array();
-    if (!json) std::printf("%-40s %-16s %-12s %s\n", "ADDRESS", "JAIL", "REMAINING", "ORIGIN");
-    for (const auto& b : *l) {
-      std::string jname = (*bl)->jail_name(b.jail);
-      if (!jail.empty() && jname != jail) continue;
-      if (filter && !filter->contains(b.cidr)) continue;
-      auto rem = remaining_s(b.expires_ns, now);
-      if (rem && *rem == 0 && b.expires_ns <= now && !expired) continue;
+    if (!json)
+      std::printf("%-40s %-16s %-19s %-12s %-8s %s\n", "ADDRESS", "JAIL", "SINCE", "REMAINING", "FAILURES",
+                  "ORIGIN");
+    for (const auto& r : *rows) {
       if (json) {
-        nlohmann::json e{{"cidr", b.cidr.str()}, {"jail", jname}, {"flags", flags_str(b.flags)}};
-        e["permanent"] = !rem.has_value();
-        e["remaining_s"] = rem ? nlohmann::json(*rem) : nlohmann::json(nullptr);
-        out.push_back(e);
-      } else {
-        std::printf("%-40s %-16s %-12s %s\n", b.cidr.str().c_str(), jname.c_str(),
-                    rem ? format_duration(*rem).c_str() : "permanent", flags_str(b.flags).c_str());
+        out.push_back({{"cidr", r.cidr},
+                       {"jail", r.jail},
+                       {"flags", r.flags},
+                       {"permanent", !r.remaining_s.has_value()},
+                       {"remaining_s", or_null(r.remaining_s)},
+                       {"since", or_null(r.since)},
+                       {"failures", or_null(r.failures)},
+                       {"count", or_null(r.count)}});
+        continue;
       }
+      std::printf("%-40s %-16s %-19s %-12s %-8s %s\n", r.cidr.c_str(), r.jail.c_str(),
+                  r.since ? local_time(*r.since).c_str() : "-",
+                  r.remaining_s ? format_duration(*r.remaining_s).c_str() : "permanent",
+                  r.failures ? std::to_string(*r.failures).c_str() : "-", r.flags.c_str());
     }
     if (json) std::printf("%s\n", out.dump().c_str());
   });
@@ -650,6 +700,32 @@ void add_stats(CLI::App& app, GlobalOptions& g) {
 }
 
 }  // namespace
+
+bool daemon_up(const GlobalOptions& g) {
+  auto r = control_call(g.socket, {{"cmd", "ping"}}, 2000);
+  return r.ok() && r->value("ok", false);
+}
+
+void note_direct_write() {
+  std::fprintf(
+      stderr,
+      "xdpban: xdpband is not running: writing the pinned maps directly (it adopts these entries when "
+      "it starts)\n");
+}
+
+Result<nlohmann::json> daemon_call(const GlobalOptions& g, const nlohmann::json& req, int timeout_ms) {
+  auto r = control_call(g.socket, req, timeout_ms);
+  if (!r) return r.error();
+  if (!r->value("ok", false))
+    return make_error(EINVAL, "xdpband: " + r->value("error", std::string("failed")));
+  return r;
+}
+
+Result<BanGuard> load_guard(const Blocklist& bl) {
+  auto allow = bl.allow_list();
+  if (!allow) return allow.error();
+  return BanGuard(local_addresses(), std::move(*allow));
+}
 
 // ---- status ----
 

@@ -5,7 +5,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
+
+#include "core/ban_guard.h"
+#include "core/result.h"
 
 namespace xdpban {
 
@@ -23,5 +27,17 @@ struct GlobalOptions {
 };
 
 void add_datapath_commands(CLI::App& app, GlobalOptions& g);
+
+// Helpers shared by the subcommands.
+class Blocklist;
+// True when xdpband answers on its socket: then it is the one writer (the CLI
+// talks to it); otherwise the CLI writes the pinned maps itself, and says so
+// with note_direct_write().
+bool daemon_up(const GlobalOptions& g);
+void note_direct_write();
+// A request to the daemon; an {"ok":false} answer becomes an Error.
+Result<nlohmann::json> daemon_call(const GlobalOptions& g, const nlohmann::json& req, int timeout_ms = 30000);
+// The guard for manual bans: this machine's addresses and bl's allow list.
+Result<BanGuard> load_guard(const Blocklist& bl);
 
 }  // namespace xdpban

@@ -13,7 +13,7 @@
 
 #include "bpf/blocklist.h"
 #include "bpf/datapath.h"
-#include "cli/ban_guard.h"
+#include "core/ban_manager.h"
 #include "core/blocklist_parser.h"
 #include "core/duration.h"
 #include "io/fd.h"
@@ -100,6 +100,73 @@ struct Options {
   bool json = false;
 };
 
+// Writes the entries into the maps itself (no daemon): merged in one pass
+// with what the maps hold, so --replace knows what the jail no longer lists.
+int write_direct(Blocklist& bl, uint16_t jail_id, const std::vector<BlocklistEntry>& entries, uint64_t ttl_ns,
+                 const Options& o, const std::string& name, Counts* counts) {
+  Counts& n = *counts;
+  auto say = [](const std::string& m) { std::fprintf(stderr, "xdpban: %s\n", m.c_str()); };
+  auto fail_with = [&say](const std::string& m) {
+    say(m);
+    return kExitFailed;
+  };
+  auto existing = bl.list();
+  if (!existing) return fail_with(existing.error().message);
+  std::sort(existing->begin(), existing->end(),
+            [](const BanInfo& a, const BanInfo& b) { return cidr_less(a.cidr, b.cidr); });
+
+  // Merge the sorted new set with the sorted existing bans: one pass decides
+  // what to write and, for --replace, what the jail no longer lists.
+  const uint64_t now = boottime_ns();
+  const uint64_t expires = ttl_ns ? now + ttl_ns : 0;
+  std::vector<Cidr> stale;
+  size_t j = 0;
+  auto pass_existing = [&](const BanInfo& b) {
+    if (o.replace && b.jail == jail_id) stale.push_back(b.cidr);
+  };
+  Progress progress(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    progress.tick(i);
+    const auto& e = entries[i];
+    while (j < existing->size() && cidr_less((*existing)[j].cidr, e.cidr)) pass_existing((*existing)[j++]);
+    bool write = true;
+    if (j < existing->size() && (*existing)[j].cidr == e.cidr) {
+      const BanInfo& ex = (*existing)[j++];
+      bool live = ex.expires_ns == 0 || ex.expires_ns > now;
+      if (live && ex.jail == jail_id) {
+        ++n.already;
+        write = ex.expires_ns != expires || ex.flags != XDPBAN_BAN_IMPORT;
+      } else if (live && outlasts(ex.expires_ns, expires)) {
+        ++n.kept;  // its own jail keeps it; --replace of this jail never removes it
+        write = false;
+      } else {
+        ++n.added;
+      }
+    } else {
+      ++n.added;
+    }
+    if (!write) continue;
+    if (auto st = bl.ban(BanInfo{e.cidr, expires, jail_id, XDPBAN_BAN_IMPORT}); !st) {
+      progress.done();
+      say(name + ":" + std::to_string(e.line) + ": " + st.error().message);
+      say("stopped after " + std::to_string(i) + " of " + std::to_string(entries.size()) +
+          " entries; nothing was removed from jail '" + o.jail + "'");
+      return kExitFailed;
+    }
+  }
+  while (j < existing->size()) pass_existing((*existing)[j++]);
+  progress.done();
+
+  // Only now that the whole new set is enforced do the old entries go.
+  for (const auto& c : stale) {
+    auto r = bl.unban(c);
+    if (!r) return fail_with(r.error().message);
+    n.removed += *r;
+  }
+  if (auto st = bl.maintain(false); !st) return fail_with(st.error().message);
+  return kExitOk;
+}
+
 int run_import(const Options& o, const GlobalOptions& g) {
   auto t0 = Clock::now();
   const std::string name = o.file == "-" ? "<stdin>" : o.file;
@@ -139,19 +206,22 @@ int run_import(const Options& o, const GlobalOptions& g) {
                                 std::to_string(list.lines) + " lines in " + name +
                                 " rejected; nothing imported");
 
-  DatapathOptions dopts;
-  dopts.pin_dir = g.pin_dir;
-  if (auto st = ensure_maps(dopts); !st) return stop(kExitFailed, st.error().message);
-  auto opened = Blocklist::open(g.pin_dir, Blocklist::Access::kWrite);
+  // With xdpband running it is the one writer: the checked list goes to it.
+  const bool via_daemon = daemon_up(g);
+  if (!via_daemon) {
+    DatapathOptions dopts;
+    dopts.pin_dir = g.pin_dir;
+    if (auto st = ensure_maps(dopts); !st) return stop(kExitFailed, st.error().message);
+  }
+  if (auto st = check_jail_name(o.jail); !st) return stop(kExitUsage, "--jail: " + st.error().message);
+  auto opened = Blocklist::open(g.pin_dir, via_daemon ? Blocklist::Access::kRead : Blocklist::Access::kWrite);
   if (!opened) return stop(kExitFailed, opened.error().message);
   Blocklist& bl = **opened;
-  auto jid = bl.jail_id(o.jail);
-  if (!jid) return stop(kExitUsage, "--jail: " + jid.error().message);
 
   Counts n;
   std::vector<BlocklistEntry> entries = std::move(list.entries);
   if (!o.force) {
-    auto guard = BanGuard::load(bl);
+    auto guard = load_guard(bl);
     if (!guard) return stop(kExitFailed, guard.error().message);
     size_t shown = 0;
     std::erase_if(entries, [&](const BlocklistEntry& e) {
@@ -167,63 +237,38 @@ int run_import(const Options& o, const GlobalOptions& g) {
   if (o.replace && entries.empty() && !o.force)
     return stop(kExitUsage, "--replace: " + name + " has no entries to import; refusing to empty jail '" +
                                 o.jail + "' (use --force if meant)");
+  const auto t_prep = Clock::now();
+  auto t_write = t_prep;
 
-  auto existing = bl.list();
-  if (!existing) return stop(kExitFailed, existing.error().message);
-  std::sort(existing->begin(), existing->end(),
-            [](const BanInfo& a, const BanInfo& b) { return cidr_less(a.cidr, b.cidr); });
-  auto t_prep = Clock::now();
-
-  // Merge the sorted new set with the sorted existing bans: one pass decides
-  // what to write and, for --replace, what the jail no longer lists.
-  const uint64_t now = boottime_ns();
-  const uint64_t expires = ttl_ns ? now + ttl_ns : 0;
-  std::vector<Cidr> stale;
-  size_t j = 0;
-  auto pass_existing = [&](const BanInfo& b) {
-    if (o.replace && b.jail == *jid) stale.push_back(b.cidr);
-  };
-  Progress progress(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    progress.tick(i);
-    const auto& e = entries[i];
-    while (j < existing->size() && cidr_less((*existing)[j].cidr, e.cidr)) pass_existing((*existing)[j++]);
-    bool write = true;
-    if (j < existing->size() && (*existing)[j].cidr == e.cidr) {
-      const BanInfo& ex = (*existing)[j++];
-      bool live = ex.expires_ns == 0 || ex.expires_ns > now;
-      if (live && ex.jail == *jid) {
-        ++n.already;
-        write = ex.expires_ns != expires || ex.flags != XDPBAN_BAN_IMPORT;
-      } else if (live && outlasts(ex.expires_ns, expires)) {
-        ++n.kept;  // its own jail keeps it; --replace of this jail never removes it
-        write = false;
-      } else {
-        ++n.added;
-      }
-    } else {
-      ++n.added;
-    }
-    if (!write) continue;
-    if (auto st = bl.ban(BanInfo{e.cidr, expires, *jid, XDPBAN_BAN_IMPORT}); !st) {
-      progress.done();
-      say(name + ":" + std::to_string(e.line) + ": " + st.error().message);
-      say("stopped after " + std::to_string(i) + " of " + std::to_string(entries.size()) +
-          " entries; nothing was removed from jail '" + o.jail + "'");
-      return kExitFailed;
-    }
-  }
-  while (j < existing->size()) pass_existing((*existing)[j++]);
-  progress.done();
-  auto t_write = Clock::now();
-
-  // Only now that the whole new set is enforced do the old entries go.
-  for (const auto& c : stale) {
-    auto r = bl.unban(c);
+  if (via_daemon) {
+    std::string lines;
+    lines.reserve(entries.size() * 16);
+    for (const auto& e : entries) (lines += e.cidr.str()) += '\n';
+    nlohmann::json req{{"cmd", "import"},
+                       {"jail", o.jail},
+                       {"replace", o.replace},
+                       {"force", o.force},
+                       {"entries", std::move(lines)}};
+    req["duration"] = ttl_ns ? static_cast<int64_t>(ttl_ns / 1000000000ull) : -1;
+    auto r = daemon_call(g, req, 600000);
     if (!r) return stop(kExitFailed, r.error().message);
-    n.removed += *r;
+    n.added = r->value("added", size_t{0});
+    n.already = r->value("already", size_t{0});
+    n.kept = r->value("kept", size_t{0});
+    n.removed = r->value("removed", size_t{0});
+    // Refused by the daemon though not here: the host's addresses or allow list changed meanwhile.
+    n.refused += r->value("refused", size_t{0});
+    for (const auto& x : (*r)["refused_examples"])
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), x.value("why", "").c_str());
+    t_write = Clock::now();
+  } else {
+    auto jid = bl.jail_id(o.jail);
+    if (!jid) return stop(kExitUsage, "--jail: " + jid.error().message);
+    auto written = write_direct(bl, *jid, entries, ttl_ns, o, name, &n);
+    if (written != kExitOk) return written;
+    t_write = Clock::now();
+    note_direct_write();
   }
-  if (auto st = bl.maintain(false); !st) return stop(kExitFailed, st.error().message);
   double total = seconds_since(t0);
 
   size_t rejected = list.rejected + n.refused;
@@ -233,7 +278,8 @@ int run_import(const Options& o, const GlobalOptions& g) {
                          {"already", n.already}, {"duplicates", list.duplicates},
                          {"kept", n.kept},       {"rejected", list.rejected},
                          {"refused", n.refused}, {"normalised", list.normalised},
-                         {"removed", n.removed}, {"seconds", total}};
+                         {"removed", n.removed}, {"seconds", total},
+                         {"daemon", via_daemon}};
     std::printf("%s\n", j_out.dump().c_str());
   } else {
     std::printf(
@@ -243,13 +289,12 @@ int run_import(const Options& o, const GlobalOptions& g) {
         o.replace ? (", " + std::to_string(n.removed) + " removed").c_str() : "", total);
   }
   if (g.verbose)
-    std::fprintf(stderr,
-                 "xdpban: timing: read %.3f s, parse %.3f s, checks and listing %.3f s, write %.3f s, "
-                 "remove %.3f s\n",
+    std::fprintf(stderr, "xdpban: timing: read %.3f s, parse %.3f s, checks %.3f s, %s %.3f s\n",
                  std::chrono::duration<double>(t_read - t0).count(),
                  std::chrono::duration<double>(t_parse - t_read).count(),
                  std::chrono::duration<double>(t_prep - t_parse).count(),
-                 std::chrono::duration<double>(t_write - t_prep).count(), seconds_since(t_write));
+                 via_daemon ? "xdpband" : "write and remove",
+                 std::chrono::duration<double>(t_write - t_prep).count());
   if (attachments().empty())
     std::fprintf(stderr,
                  "xdpban: note: the XDP program is not attached to any interface, so bans are stored but not "
@@ -280,7 +325,9 @@ void add_import_command(CLI::App& app, GlobalOptions& g) {
   cmd->footer(
       "Host bits of a network are cleared with a warning (203.0.113.7/24 -> 203.0.113.0/24). Entries "
       "already listed in the jail have their expiry refreshed; an entry another jail bans at least as "
-      "long is left to that jail.\n"
+      "long is left to that jail. While xdpband runs, the checked list goes through it (one writer, "
+      "kept in its database); otherwise the pinned maps are written directly and the daemon adopts the "
+      "entries when it starts.\n"
       "Exit codes: 0 every line imported; 4 the good lines were imported, the rejected ones (bad lines, "
       "own or allow-listed addresses) are listed on stderr as FILE:LINE: why; 2 bad input, nothing "
       "changed (unreadable file, bad --for or --jail, --strict with rejected lines, --replace with an "

@@ -1,7 +1,10 @@
 #include "core/ban_manager.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+
+#include "xdpban/abi.h"
 
 namespace xdpban {
 
@@ -13,6 +16,14 @@ std::string squeeze(const std::string& s) {
   return out;
 }
 }  // namespace
+
+Status check_jail_name(const std::string& n) {
+  bool ok = !n.empty() && n.size() < XDPBAN_JAIL_NAME_LEN;
+  for (char c : n)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  if (!ok) return invalid("'" + n + "' is not a valid jail name (1-31 characters: letters, digits, - _ .)");
+  return {};
+}
 
 Result<BanTimePolicy::Formula> BanTimePolicy::parse_formula(const std::string& text) {
   std::string f = squeeze(text);
@@ -88,6 +99,71 @@ Result<BanManager::Outcome> BanManager::ban(const std::string& jail, const Cidr&
     if (auto st = store_->add_history(rec); !st) return st.error();
   }
   return Outcome{Outcome::kBanned, rec, {}};
+}
+
+Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, const std::vector<Cidr>& cidrs,
+                                                    int64_t now, int64_t expiry, uint8_t flags, bool replace,
+                                                    std::vector<BanRecord>* removed) {
+  ImportCounts n;
+  std::vector<Cidr> stale;
+  std::vector<const BanRecord*> changed;  // to the store in one go, after the maps
+  // Does a ban ending at `theirs` last at least as long as one ending at `ours`?
+  auto outlasts = [](int64_t theirs, int64_t ours) { return theirs == 0 || (ours != 0 && theirs >= ours); };
+  auto put = [&](const BanRecord& r) -> Status {
+    if (auto st = sink_.insert(r); !st) return st;
+    index(r);
+    changed.push_back(&r);
+    return {};
+  };
+  // Whatever reached the maps reaches the store, also when a later entry fails.
+  auto save = [&]() -> Status { return store_ ? store_->save_bans(changed) : Status{}; };
+  // One pass over both sorted sequences.
+  auto it = active_.begin();
+  for (const Cidr& c : cidrs) {
+    for (; it != active_.end() && it->first < c; ++it)
+      if (replace && it->second.jail == jail) stale.push_back(it->first);
+    if (it == active_.end() || c < it->first) {
+      it = active_.emplace_hint(it, c, BanRecord{c, jail, now, expiry, 1, flags, 0});
+      if (auto st = put(it->second); !st) {  // not in the maps: not a ban
+        active_.erase(it);
+        (void)save();
+        return st.error();
+      }
+      ++it;
+      ++n.added;
+      continue;
+    }
+    BanRecord& cur = it->second;
+    ++it;
+    bool live = cur.expiry == 0 || cur.expiry > now;
+    if (live && cur.jail == jail) {
+      ++n.already;
+      if (cur.expiry == expiry && cur.flags == flags) continue;
+      cur.expiry = expiry;
+      cur.flags = flags;
+    } else if (live && outlasts(cur.expiry, expiry)) {
+      ++n.kept;  // its own jail keeps it; a --replace of this jail never removes it
+      continue;
+    } else {
+      cur = BanRecord{c, jail, now, expiry, 1, flags, 0};
+      ++n.added;
+    }
+    if (auto st = put(cur); !st) {
+      (void)save();
+      return st.error();
+    }
+  }
+  if (auto st = save(); !st) return st.error();
+  for (; replace && it != active_.end(); ++it)
+    if (it->second.jail == jail) stale.push_back(it->first);
+  // Only now that the whole new set is enforced do the old entries go.
+  for (const Cidr& c : stale) {
+    auto r = unban(c);
+    if (!r) return r.error();
+    if (removed) removed->push_back(**r);
+    ++n.removed;
+  }
+  return n;
 }
 
 Result<std::optional<BanRecord>> BanManager::unban(const Cidr& cidr) {

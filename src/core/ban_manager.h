@@ -27,6 +27,10 @@ struct BanRecord {
   int failures = 0;    // failures that led to it (0 for manual bans)
 };
 
+// Jail names travel in the maps (XDPBAN_JAIL_NAME_LEN): 1-31 characters,
+// letters, digits, - _ . ; the error names the input.
+Status check_jail_name(const std::string& name);
+
 // Where bans are enforced (the BPF maps).
 class BanSink {
  public:
@@ -40,6 +44,12 @@ class BanStore {
  public:
   virtual ~BanStore() = default;
   virtual Status save_ban(const BanRecord& ban) = 0;  // insert or replace the active ban
+  // Many at once (an import); a store may order them to write faster.
+  virtual Status save_bans(const std::vector<const BanRecord*>& bans) {
+    for (const BanRecord* b : bans)
+      if (auto st = save_ban(*b); !st) return st;
+    return {};
+  }
   virtual Status remove_ban(const Cidr& cidr) = 0;
   virtual Status add_history(const BanRecord& ban) = 0;  // one more ban of ban.cidr in ban.jail
 };
@@ -81,6 +91,19 @@ class BanManager {
   // `force` skips the guard (an admin's explicit --force).
   Result<Outcome> ban(const std::string& jail, const Cidr& cidr, int64_t now, int failures, uint8_t flags = 0,
                       std::optional<int64_t> duration = std::nullopt, double rnd01 = 0, bool force = false);
+  // A blocklist loaded into `jail` (xdpban import): `cidrs` sorted in Cidr
+  // order without repeats, each banned until `expiry` (unix seconds, 0 =
+  // permanent) with `flags`. An entry the jail lists already takes the new
+  // expiry; one another jail bans live at least as long stays with that jail;
+  // an expired or shorter one is taken over. With `replace`, the jail's bans
+  // missing from `cidrs` are removed (into `removed`) only after every new
+  // entry is in force, so neither set ever stops being enforced. No guard and
+  // no ban history: a list is not a repeat offence; the caller checks first.
+  struct ImportCounts {
+    size_t added = 0, already = 0, kept = 0, removed = 0;
+  };
+  Result<ImportCounts> import(const std::string& jail, const std::vector<Cidr>& cidrs, int64_t now,
+                              int64_t expiry, uint8_t flags, bool replace, std::vector<BanRecord>* removed);
   // The ban removed, if there was one for exactly this cidr.
   Result<std::optional<BanRecord>> unban(const Cidr& cidr);
   // Removes every ban whose expiry has come; returns them.

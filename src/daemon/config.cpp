@@ -428,6 +428,8 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
                     invalid("'" + j.logencoding + "' is not supported (auto, utf-8, latin-1)"));
     }
 #undef XDPBAN_TRY
+    if (j.enabled || j.enabled_auto)
+      if (auto st = check_jail_name(section); !st) return invalid(where("enabled") + ": " + st.error().message);
     if ((j.enabled || j.enabled_auto) && j.backend != JailSettings::Backend::kSystemd && j.logpath.empty())
       return invalid(where("enabled") + ": [" + section +
                      "] is enabled but has no logpath (or backend = systemd)");

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "bpf/datapath.h"
+#include "core/ban_guard.h"
 #include "core/duration.h"
 #include "io/local_addresses.h"
 
@@ -92,6 +93,26 @@ std::vector<uint32_t> cidr_order(const std::vector<T>& v) {
 
 nlohmann::json error_json(const std::string& msg) { return {{"ok", false}, {"error", msg}}; }
 
+// Names the time of each phase of a long operation, for its log line:
+// "store 12 ms, sort 40 ms, ...".
+class PhaseTimer {
+ public:
+  void lap(const char* what) {
+    auto n = std::chrono::steady_clock::now();
+    text_ += fmt::format("{}{} {:.0f} ms", text_.empty() ? "" : ", ", what,
+                         std::chrono::duration<double, std::milli>(n - last_).count());
+    last_ = n;
+  }
+  double total_s() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
+  std::string text_;
+};
+
 }  // namespace
 
 Result<LoadedConfig> load_config(const std::string& path) {
@@ -153,9 +174,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
   auto store = StateStore::open(c.database);
   if (!store) return store.error();
   d->store_ = std::move(*store);
-  d->bans_ = std::make_unique<BanManager>(*d->sink_, d->store_.get());
-  for (const auto& j : d->cfg_.jails) d->bans_->set_policy(j->settings().name, j->settings().bantime);
   Daemon* self = d.get();
+  d->writes_ = std::make_unique<BanWriteQueue>(*d->store_, [self](const Cidr& cidr) -> const BanRecord* {
+    auto it = self->bans_->active().find(cidr);
+    return it == self->bans_->active().end() ? nullptr : &it->second;
+  });
+  d->bans_ = std::make_unique<BanManager>(*d->sink_, d->writes_.get());
+  for (const auto& j : d->cfg_.jails) d->bans_->set_policy(j->settings().name, j->settings().bantime);
   d->bans_->set_guard([self](const std::string& jail, const Cidr& cidr) { return self->guard(jail, cidr); });
   for (const auto& a : c.allow)
     if (auto st = d->blocklist_->allow_add(a); !st) return st.error();
@@ -262,19 +287,16 @@ Status Daemon::attach_interfaces() {
   return {};
 }
 
-// Store, maps and config agree after this: stored bans missing from the maps
-// are put back (reboot), map entries the store does not know are adopted as
-// manual bans (written while the daemon was down), expired ones removed.
+// Store, maps and config agree after this. When the maps are new (a reboot,
+// or the pins removed), stored bans missing from them are put back. When they
+// are the maps the daemon wrote last time, they are the newer truth: what the
+// CLI changed while the daemon was down is kept (an entry removed stays
+// removed, a changed expiry or jail is taken), and entries the store does not
+// know are adopted as manual bans. Expired bans are removed either way.
 Status Daemon::reconcile() {
-  auto t0 = std::chrono::steady_clock::now();
+  PhaseTimer timer;
   int64_t now = unix_now();
-  std::string phases;
-  auto lap = [&, t = t0](const char* what) mutable {
-    auto n = std::chrono::steady_clock::now();
-    phases += fmt::format("{}{} {:.0f} ms", phases.empty() ? "" : ", ", what,
-                          std::chrono::duration<double, std::milli>(n - t).count());
-    t = n;
-  };
+  auto lap = [&timer](const char* what) { timer.lap(what); };
   auto stored = store_->load_bans();
   if (!stored) return stored.error();
   lap("store");
@@ -284,6 +306,10 @@ Status Daemon::reconcile() {
   auto in_maps = blocklist_->list();
   if (!in_maps) return in_maps.error();
   lap("maps");
+  auto last_maps = store_->load_meta("maps_instance");
+  if (!last_maps) return last_maps.error();
+  const std::string instance = std::to_string(blocklist_->instance());
+  const bool same_maps = *last_maps == instance;
 
   // Both sides in cidr order, then walked side by side: no per-entry tree.
   auto s_order = cidr_order(*stored);
@@ -291,7 +317,7 @@ Status Daemon::reconcile() {
   lap("sort");
   std::vector<BanRecord> active;
   active.reserve(stored->size() + in_maps->size());
-  size_t restored = 0, expired = 0, adopted = 0;
+  size_t restored = 0, expired = 0, adopted = 0, removed = 0, changed = 0;
   if (auto st = store_->begin(); !st) return st;
   auto adopt = [&](const BanInfo& e) {
     BanRecord r = sink_->record_of(e);
@@ -310,21 +336,51 @@ Status Daemon::reconcile() {
   for (uint32_t si : s_order) {
     BanRecord& b = (*stored)[si];
     while (m < m_order.size() && at_m().cidr < b.cidr) adopt((*in_maps)[m_order[m++]]);
-    bool mapped = m < m_order.size() && at_m().cidr == b.cidr;
-    if (mapped) ++m;
+    const BanInfo* entry = m < m_order.size() && at_m().cidr == b.cidr ? &at_m() : nullptr;
+    if (entry) ++m;
+    if (same_maps && !entry) {  // xdpban unban while the daemon was down
+      (void)store_->remove_ban(b.cidr);
+      ++removed;
+      continue;
+    }
+    if (same_maps) {
+      // Map expiries are whole seconds of boot time: a second or two of rounding is no change.
+      BanRecord e = sink_->record_of(*entry);
+      if (e.jail != b.jail || (e.expiry == 0) != (b.expiry == 0) || std::llabs(e.expiry - b.expiry) > 2) {
+        b.jail = e.jail;
+        b.expiry = e.expiry;
+        b.flags = e.flags;
+        (void)store_->save_ban(b);
+        ++changed;
+      }
+    }
     if (b.expiry != 0 && b.expiry <= now) {
       ++expired;
       (void)store_->remove_ban(b.cidr);
-      if (mapped) (void)sink_->erase(b.cidr);
+      if (entry) (void)sink_->erase(b.cidr);
       continue;
     }
-    if (!mapped) {
+    if (!entry) {
       if (auto st = sink_->insert(b); !st) return st;
       ++restored;
     }
     active.push_back(std::move(b));
   }
   while (m < m_order.size()) adopt((*in_maps)[m_order[m++]]);
+  // The allow list the same way: new maps get the stored entries back; the
+  // same maps are the truth (xdpban allow add/del while the daemon was down).
+  size_t allow_restored = 0;
+  if (!same_maps) {
+    auto stored_allow = store_->load_allow();
+    if (!stored_allow) return stored_allow.error();
+    for (const auto& a : *stored_allow)
+      if (auto st = blocklist_->allow_add(a); !st) return st;
+    allow_restored = stored_allow->size();
+  }
+  auto allow = blocklist_->allow_list();
+  if (!allow) return allow.error();
+  if (auto st = store_->set_allow(*allow); !st) return st;
+  if (auto st = store_->save_meta("maps_instance", instance); !st) return st;
   if (auto st = store_->commit(); !st) return st;
   lap("compare");
   for (const auto& [k, n] : *history) banned_total_[k.first] += static_cast<uint64_t>(n);
@@ -333,11 +389,13 @@ Status Daemon::reconcile() {
   lap("restore");
   (void)blocklist_->maintain(true);
   lap("maintain");
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info(
-      "restored state: {} active bans ({} put back into the maps, {} adopted from the maps, {} expired) "
-      "in {:.0f} ms ({})",
-      n_active, restored, adopted, expired, ms, phases);
+      "restored state: {} active bans ({} put back into the maps, {} adopted from the maps, {} changed and "
+      "{} "
+      "removed in the maps while xdpband was down, {} expired), {} allow entries ({} put back) in {:.0f} ms "
+      "({})",
+      n_active, restored, adopted, changed, removed, expired, allow->size(), allow_restored,
+      timer.total_s() * 1000, timer.text());
   return {};
 }
 
@@ -486,6 +544,15 @@ void Daemon::save_positions() {
   (void)store_->commit();
 }
 
+void Daemon::flush_writes(bool all) {
+  // A round's worth: about 20 ms of SQLite, so sockets, logs and timers keep their pace.
+  constexpr size_t kRowsPerRound = 20000;
+  if (!writes_->pending()) return;
+  if (auto st = writes_->flush(all ? SIZE_MAX : kRowsPerRound); !st)
+    spdlog::error("cannot store bans ({} waiting; they are enforced and adopted at the next start): {}",
+                  writes_->pending(), st.error().message);
+}
+
 void Daemon::tick() {
   ++ticks_;
   int64_t now = unix_now();
@@ -512,8 +579,10 @@ Status Daemon::reload() {
   for (const auto& j : cfg_.jails) bans_->set_policy(j->settings().name, j->settings().bantime);
   // by_path_ points into the jails just replaced: rebuild it before anything can fail.
   if (auto st = follow_logs(); !st) return st;
-  for (const auto& a : cfg_.daemon.allow)
+  for (const auto& a : cfg_.daemon.allow) {
     if (auto st = blocklist_->allow_add(a); !st) return st;
+    if (auto st = store_->add_allow(a); !st) return st;
+  }
   return attach_interfaces();
 }
 
@@ -543,6 +612,75 @@ nlohmann::json Daemon::status_json(const std::string& only) {
     jails.push_back(entry);
   }
   return jails;
+}
+
+// A blocklist from `xdpban import`: "entries" holds one CIDR per line (the
+// CLI has parsed the file and reported its bad lines). The whole list is
+// applied in one store transaction; with "replace" the jail's old entries go
+// only after every new one is enforced. One summary line in the log, not one
+// per entry.
+nlohmann::json Daemon::import(const nlohmann::json& req) {
+  PhaseTimer timer;
+  const std::string jail = req.value("jail", "import");
+  if (auto st = check_jail_name(jail); !st) return error_json(st.error().message);
+  const bool replace = req.value("replace", false), force = req.value("force", false);
+  int64_t now = unix_now(), secs = req.value("duration", int64_t{-1});
+  if (secs == 0 || secs < -1) return error_json("duration: " + std::to_string(secs) + " is not a duration");
+  const std::string& text = req.at("entries").get_ref<const std::string&>();
+  std::vector<Cidr> cidrs;
+  cidrs.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+  size_t line = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view entry(text.data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line;
+    if (entry.empty()) continue;
+    auto c = Cidr::parse(std::string(entry));
+    if (!c) return error_json("entry " + std::to_string(line) + ": " + c.error().message);
+    cidrs.push_back(*c);
+  }
+  timer.lap("parse");
+  std::sort(cidrs.begin(), cidrs.end());
+  cidrs.erase(std::unique(cidrs.begin(), cidrs.end()), cidrs.end());
+  timer.lap("sort");
+  nlohmann::json refused = nlohmann::json::array();
+  size_t n_refused = 0;
+  if (!force) {
+    auto allow = blocklist_->allow_list();
+    if (!allow) return error_json(allow.error().message);
+    BanGuard guard(local_addrs_, std::move(*allow));
+    std::erase_if(cidrs, [&](const Cidr& c) {
+      auto why = guard.refuse(c);
+      if (why && n_refused++ < 20) refused.push_back({{"cidr", c.str()}, {"why", *why}});
+      return why.has_value();
+    });
+  }
+  if (replace && cidrs.empty() && !force)
+    return error_json("the list has no entries to import; refusing to empty jail '" + jail + "'");
+  timer.lap("guard");
+  std::vector<BanRecord> removed;
+  // Enforced when this returns; the store rows follow over the next rounds.
+  auto n = bans_->import(jail, cidrs, now, secs < 0 ? 0 : now + secs, XDPBAN_BAN_IMPORT, replace, &removed);
+  timer.lap("maps");
+  if (!n) return error_json(n.error().message);
+  (void)blocklist_->maintain(false);
+  banned_total_[jail] += n->added;
+  double s = timer.total_s();
+  spdlog::info(
+      "[{}] Import {} entries: {} added, {} already listed, {} kept by other jails, {} refused{} in {:.2f} s "
+      "({})",
+      jail, cidrs.size() + n_refused, n->added, n->already, n->kept, n_refused,
+      replace ? fmt::format(", {} removed", n->removed) : "", s, timer.text());
+  return {{"ok", true},
+          {"added", n->added},
+          {"already", n->already},
+          {"kept", n->kept},
+          {"removed", n->removed},
+          {"refused", n_refused},
+          {"refused_examples", refused},
+          {"seconds", s}};
 }
 
 nlohmann::json Daemon::handle(const nlohmann::json& req) {
@@ -605,6 +743,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
     (void)blocklist_->maintain(req.value("all", false));
     return {{"ok", true}, {"removed", removed}, {"missing", missing}};
   }
+  if (cmd == "import") return import(req);
   if (cmd == "allow_add" || cmd == "allow_del") {
     std::vector<Cidr> cidrs;
     if (auto e = cidrs_of(&cidrs)) return error_json(*e);
@@ -612,10 +751,12 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
     for (const auto& c : cidrs) {
       if (cmd == "allow_add") {
         if (auto st = blocklist_->allow_add(c); !st) return error_json(st.error().message);
+        if (auto st = store_->add_allow(c); !st) return error_json(st.error().message);
       } else {
         auto r = blocklist_->allow_del(c);
         if (!r) return error_json(r.error().message);
         if (!*r) missing.push_back(c.str());
+        if (auto st = store_->remove_allow(c); !st) return error_json(st.error().message);
       }
     }
     return {{"ok", true}, {"missing", missing}};
@@ -702,13 +843,12 @@ int Daemon::run() {
   epoll_event evs[64];
   while (!stop_) {
     // With log data left over, only peek at other events, then read on.
-    int n = epoll_wait(epoll_.get(), evs, 64, pending_ ? 0 : journal_timeout_ms());
+    int n = epoll_wait(epoll_.get(), evs, 64, pending_ || writes_->pending() ? 0 : journal_timeout_ms());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (pending_)
         pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
       for (auto& f : journals_) read_journal(f);
-      continue;
     }
     for (int i = 0; i < n; ++i) {
       // A handler may unwatch (and close) another fd of this batch.
@@ -717,8 +857,10 @@ int Daemon::run() {
       auto fn = it->second;
       fn();
     }
+    flush_writes();
   }
   sd_notify(0, "STOPPING=1");
+  flush_writes(true);
   save_positions();
   if (flags_.detach_on_exit || cfg_.daemon.detach_on_exit) {
     for (const auto& i : attached_)

@@ -17,6 +17,7 @@
 #include "core/ban_manager.h"
 #include "daemon/config.h"
 #include "daemon/jail.h"
+#include "io/ban_write_queue.h"
 #include "io/control.h"
 #include "io/fd.h"
 #include "io/file_tailer.h"
@@ -77,8 +78,11 @@ class Daemon {
   void announce(const BanEvent& e);
   Status reload();
   void save_positions();
+  // Writes queued ban rows, at most a round's worth unless `all`.
+  void flush_writes(bool all = false);
   std::optional<std::string> guard(const std::string& jail, const Cidr& c);
   nlohmann::json handle(const nlohmann::json& req);
+  nlohmann::json import(const nlohmann::json& req);
   nlohmann::json status_json(const std::string& jail);
 
   DaemonFlags flags_;
@@ -86,6 +90,7 @@ class Daemon {
   std::unique_ptr<Blocklist> blocklist_;
   std::unique_ptr<BpfBanSink> sink_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<BanWriteQueue> writes_;  // BanManager's store: ban rows, written behind
   std::unique_ptr<BanManager> bans_;
   std::unique_ptr<FileTailer> tailer_;
   std::unique_ptr<ControlServer> control_;

@@ -14,7 +14,9 @@ namespace xdpban {
 
 namespace {
 
-constexpr size_t kMaxRequest = 1 << 20;
+// A request is one line; `xdpban import` sends a whole blocklist in one (1M
+// IPv6 networks are about 40 MiB).
+constexpr size_t kMaxRequest = size_t{256} << 20;
 
 Result<sockaddr_un> address(const std::string& path) {
   sockaddr_un a{};
@@ -117,9 +119,11 @@ bool ControlServer::serve(int fd) {
     return false;
   }
   size_t nl;
-  while ((nl = c.in.find('\n')) != std::string::npos) {
+  // Scan only what arrived since the last look: a large request comes in many reads.
+  while ((nl = c.in.find('\n', c.scanned)) != std::string::npos) {
     std::string line = c.in.substr(0, nl);
     c.in.erase(0, nl + 1);
+    c.scanned = 0;
     nlohmann::json reply;
     auto req = nlohmann::json::parse(line, nullptr, false);
     if (req.is_discarded() || !req.is_object()) {
@@ -140,6 +144,7 @@ bool ControlServer::serve(int fd) {
       return false;
     }
   }
+  c.scanned = c.in.size();
   return true;
 }
 

@@ -36,6 +36,7 @@ class ControlServer {
   struct Client {
     Fd fd;
     std::string in;
+    size_t scanned = 0;  // bytes of `in` known to hold no newline
   };
   std::string path_;
   Fd listen_;

@@ -52,7 +52,8 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path) {
       " last INTEGER NOT NULL, PRIMARY KEY(jail, cidr));"
       "CREATE TABLE IF NOT EXISTS file_positions(path TEXT PRIMARY KEY, inode INTEGER NOT NULL,"
       " offset INTEGER NOT NULL, first_hash INTEGER NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS journal_cursors(source TEXT PRIMARY KEY, cursor TEXT NOT NULL);");
+      "CREATE TABLE IF NOT EXISTS journal_cursors(source TEXT PRIMARY KEY, cursor TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS allow(cidr TEXT PRIMARY KEY);");
   if (!s) return s.error().wrap(path);
   // The schema version guards against a future, incompatible layout.
   Stmt q(st->prepare("SELECT value FROM meta WHERE key='schema'"));
@@ -208,6 +209,57 @@ Result<std::optional<std::string>> StateStore::load_cursor(const std::string& so
   Stmt s(prepare("SELECT cursor FROM journal_cursors WHERE source=?"));
   if (!s) return sql_error("loading a journal cursor");
   bind_text(s.get(), 1, source);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::optional<std::string>{};
+  return std::optional<std::string>{col_text(s.get(), 0)};
+}
+
+Status StateStore::set_allow(const std::vector<Cidr>& allow) {
+  if (auto st = exec("DELETE FROM allow"); !st) return st.error().wrap("saving the allow list");
+  for (const auto& c : allow)
+    if (auto st = add_allow(c); !st) return st;
+  return {};
+}
+
+Status StateStore::add_allow(const Cidr& cidr) {
+  Stmt s(prepare("INSERT OR REPLACE INTO allow(cidr) VALUES(?)"));
+  if (!s) return sql_error("saving an allow entry");
+  bind_text(s.get(), 1, cidr.str());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving allow entry " + cidr.str());
+  return {};
+}
+
+Status StateStore::remove_allow(const Cidr& cidr) {
+  Stmt s(prepare("DELETE FROM allow WHERE cidr=?"));
+  if (!s) return sql_error("removing an allow entry");
+  bind_text(s.get(), 1, cidr.str());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("removing allow entry " + cidr.str());
+  return {};
+}
+
+Result<std::vector<Cidr>> StateStore::load_allow() {
+  std::vector<Cidr> out;
+  Stmt s(prepare("SELECT cidr FROM allow"));
+  if (!s) return sql_error("loading the allow list");
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    if (auto c = Cidr::parse(col_text(s.get(), 0))) out.push_back(*c);
+  if (rc != SQLITE_DONE) return sql_error("loading the allow list");
+  return out;
+}
+
+Status StateStore::save_meta(const std::string& key, const std::string& value) {
+  Stmt s(prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)"));
+  if (!s) return sql_error("saving " + key);
+  bind_text(s.get(), 1, key);
+  bind_text(s.get(), 2, value);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving " + key);
+  return {};
+}
+
+Result<std::optional<std::string>> StateStore::load_meta(const std::string& key) {
+  Stmt s(prepare("SELECT value FROM meta WHERE key=?"));
+  if (!s) return sql_error("loading " + key);
+  bind_text(s.get(), 1, key);
   if (sqlite3_step(s.get()) != SQLITE_ROW) return std::optional<std::string>{};
   return std::optional<std::string>{col_text(s.get(), 0)};
 }

@@ -1,6 +1,6 @@
 // state_store.h - the daemon's memory across restarts and reboots, in SQLite:
-// active bans, ban history (for bantime.increment), log file positions and
-// journal cursors. Implements BanStore. Does not decide anything; the schema
+// active bans, ban history (for bantime.increment), the allow list, log file
+// positions and journal cursors. Implements BanStore. Does not decide anything; the schema
 // is versioned in the meta table.
 #pragma once
 
@@ -41,6 +41,16 @@ class StateStore : public BanStore {
   Result<std::optional<FilePosition>> load_position(const std::string& path);
   Status save_cursor(const std::string& source, const std::string& cursor);
   Result<std::optional<std::string>> load_cursor(const std::string& source);
+
+  // The allow list (also in the pinned maps, which a reboot empties).
+  Status add_allow(const Cidr& cidr);
+  Status remove_allow(const Cidr& cidr);
+  Status set_allow(const std::vector<Cidr>& allow);
+  Result<std::vector<Cidr>> load_allow();
+
+  // Small named values of the daemon's own (the meta table; "schema" is taken).
+  Status save_meta(const std::string& key, const std::string& value);
+  Result<std::optional<std::string>> load_meta(const std::string& key);
 
   // Groups many writes into one transaction (start-up, imports).
   Status begin();

@@ -51,7 +51,9 @@ xb ban 2001:db8::/48 --for 1h --jail web >/dev/null 2>&1 || fail "ban 2001:db8::
 xb allow add 198.51.100.0/28 >/dev/null || fail "allow add"
 out=$(xb ban 203.0.113.7/24 --jail web 2>&1) || fail "ban with host bits: $out"
 grep -q "warning: 203.0.113.7/24 has host bits set; using 203.0.113.0/24" <<<"$out" || fail "no host-bits warning: $out"
-ok "starting state written (maps created in $PD)"
+grep -q "xdpband is not running: writing the pinned maps directly" <<<"$out" ||
+  fail "a direct write does not say so: $out"
+ok "starting state written (maps created in $PD), the CLI says it writes the maps directly"
 
 # ---- bad input: message names it, exit 2, nothing changed ----
 expect_bad "malformed address" "203.0.113.300" ban 203.0.113.300
@@ -96,7 +98,9 @@ ok "unban of a non-banned address: exit 3, named"
 xb list --json | pyjson '
 by = {e["cidr"]: e for e in d}
 assert isinstance(d, list) and len(d) == 3, d
-for e in d: assert set(e) == {"cidr", "jail", "flags", "permanent", "remaining_s"}, e
+for e in d: assert set(e) == {"cidr", "jail", "flags", "permanent", "remaining_s", "since", "failures", "count"}, e
+# The maps alone do not know when or why (xdpband does: test_daemon.sh).
+for e in d: assert e["since"] is None and e["failures"] is None and e["count"] is None, e
 h = by["198.51.100.100"]
 assert h["jail"] == "manual" and h["permanent"] is True and h["remaining_s"] is None and h["flags"] == "manual", h
 n = by["2001:db8::/48"]

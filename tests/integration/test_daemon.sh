@@ -177,6 +177,56 @@ banned 203.0.113.120 && fail "CLI unban did not reach the daemon"
 xbs unban 203.0.113.120 2>/dev/null; [ $? = 3 ] || fail "unban of an address not banned should exit 3"
 ok "CLI ban, status and unban go through the running daemon"
 
+# --- list through the daemon knows since and failures ------------------------------
+xbs list --json | python3 -c '
+import json, sys, time
+d = {e["cidr"]: e for e in json.load(sys.stdin)}
+e = d["10.213.0.2"]
+assert e["jail"] == "sshd" and e["failures"] == 3 and e["count"] == 1 and e["flags"] == "-", e
+assert time.time() - 600 < e["since"] <= time.time() and 0 < e["remaining_s"] <= 3600, e
+' || fail "list --json through the daemon: $(xbs list --json)"
+xbs list | head -1 | grep -q "ADDRESS.*JAIL.*SINCE.*REMAINING.*FAILURES" || fail "list header: $(xbs list)"
+xbs list --jail sshd | grep -E "^10\.213\.0\.2 +sshd +20[0-9-]+ [0-9:]+ +[0-9hms]+ +3 " >/dev/null ||
+  fail "list row with since and failures: $(xbs list --jail sshd)"
+ok "list through the daemon: since, remaining time, failures"
+
+# --- import through the daemon: one writer, counts, --replace ----------------------
+printf '203.0.113.0/25\n198.51.100.7\n10.213.0.1\n2001:db8:5::/48\nnot-an-address\n' >"$T/drop.txt"
+out=$(xbs import "$T/drop.txt" --jail drop --json 2>"$T/import.err"); rc=$?
+[ $rc = 4 ] || fail "import through the daemon: exit $rc, want 4 (one bad line, one own address): $out $(cat "$T/import.err")"
+json_get "$out" 'd["daemon"] is True and d["added"] == 3 and d["refused"] == 1 and d["rejected"] == 1' | grep -qx True ||
+  fail "import counts through the daemon: $out"
+grep -q "drop.txt:3: 10.213.0.1 contains 10.213.0.1, an address of this machine" "$T/import.err" ||
+  fail "own address not named with its line: $(cat "$T/import.err")"
+grep -q "\[drop\] Import 3 entries: 3 added" "$T/daemon.log" || fail "daemon did not log the import"
+banned 2001:db8:5::/48 || fail "imported entry not in the daemon's bans"
+printf '198.51.100.7\n' | xbs import - --jail drop --replace --json >"$T/out" || fail "import --replace: $(cat "$T/out")"
+json_get "$(cat "$T/out")" 'd["already"] == 1 and d["removed"] == 2' | grep -qx True || fail "--replace counts: $(cat "$T/out")"
+banned 203.0.113.0/25 && fail "--replace through the daemon left an old entry"
+banned 198.51.100.7 || fail "--replace through the daemon lost the kept entry"
+ok "import through the daemon: counts, refused own address with its line, --replace"
+
+# --- changes made while the daemon is down are kept; the allow list survives a reboot --
+xbs allow add 192.0.2.128/25 >/dev/null || fail "allow add through the daemon"
+stop_daemon TERM
+xbs unban 198.51.100.7 >/dev/null 2>&1 || fail "direct unban with the daemon down"
+xbs ban 10.213.0.2 --for 2h --jail manual >/dev/null 2>&1 || fail "direct re-ban with the daemon down"
+start_daemon
+banned 198.51.100.7 && fail "a ban removed while the daemon was down came back"
+json_get "$(ctl "$SOCK" '{"cmd":"list"}')" '[(b["jail"], 7100 < b["remaining_s"] <= 7200) for b in d["bans"] if b["cidr"]=="10.213.0.2"]' |
+  grep -qx "\[('manual', True)\]" || fail "a ban changed while the daemon was down: $(ctl "$SOCK" '{"cmd":"list"}')"
+grep -q "1 changed and 1 removed in the maps while xdpband was down" "$T/daemon.log" || fail "reconcile did not report the offline changes"
+stop_daemon TERM
+inns "$VNS" "$XB" --pin-dir "$PD" detach "$VIF" >/dev/null || fail "detach"
+rm -rf "$PD"
+start_daemon
+[ "$(inns "$VNS" "$XB" --pin-dir "$PD" allow list --json)" = '["192.0.2.128/25"]' ] ||
+  fail "allow list after a reboot: $(inns "$VNS" "$XB" --pin-dir "$PD" allow list --json)"
+banned 10.213.0.2 || fail "ban lost across the reboot"
+expect_reach 4 no "after the second reboot"
+xbs allow del 192.0.2.128/25 >/dev/null || fail "allow del"
+ok "offline unban and re-ban kept at restart; allow list restored after a reboot"
+
 # --- bantime.increment doubles on a repeat ------------------------------------------
 fail_line 198.18.0.7 >>"$T/short.log"
 sleep 0.5

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/ban_manager.h"
 
 namespace xdpban {
@@ -195,6 +197,80 @@ TEST(BanManager, StaleExpiriesAreSkipped) {
   }
   EXPECT_EQ(m.next_expiry(), T + 1000 + 9999);
   EXPECT_EQ(m.active().size(), 1u);
+}
+
+std::vector<Cidr> sorted_cidrs(std::initializer_list<const char*> list) {
+  std::vector<Cidr> out;
+  for (const char* s : list) out.push_back(C(s));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// An import adds new entries, refreshes the jail's own, leaves longer bans of
+// other jails alone, takes over expired or shorter ones, and writes no history.
+TEST(BanManager, ImportMergesWithActiveBans) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_TRUE(m.ban("sshd", C("192.0.2.1"), T, 5, 0, -1).ok());        // permanent: kept
+  ASSERT_TRUE(m.ban("sshd", C("192.0.2.2"), T, 5, 0, 60).ok());        // shorter: taken over
+  ASSERT_TRUE(m.ban("sshd", C("192.0.2.3"), T - 100, 5, 0, 50).ok());  // expired, not yet removed
+  int history = store.history;
+  std::vector<BanRecord> removed;
+  auto n = m.import("drop",
+                    sorted_cidrs({"192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.0/24", "2001:db8::/32"}),
+                    T, T + 3600, 4, false, &removed);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(n->added, 4u);
+  EXPECT_EQ(n->kept, 1u);
+  EXPECT_EQ(n->already, 0u);
+  EXPECT_EQ(n->removed, 0u);
+  EXPECT_EQ(m.active().at(C("192.0.2.1")).jail, "sshd");
+  EXPECT_EQ(m.active().at(C("192.0.2.2")).jail, "drop");
+  EXPECT_EQ(m.active().at(C("192.0.2.3")).jail, "drop");
+  EXPECT_EQ(sink.maps.at(C("198.51.100.0/24")).expiry, T + 3600);
+  EXPECT_EQ(store.bans.at(C("2001:db8::/32")).flags, 4);
+  EXPECT_EQ(store.history, history) << "a blocklist entry is not a repeat offence";
+  EXPECT_EQ(m.next_expiry(), T + 3600);
+
+  // Re-import with a new expiry: every entry of the jail is already listed.
+  int inserts = sink.inserts;
+  n = m.import("drop", sorted_cidrs({"192.0.2.2", "192.0.2.3", "198.51.100.0/24", "2001:db8::/32"}), T, 0, 4,
+               false, &removed);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->already, 4u);
+  EXPECT_EQ(n->added, 0u);
+  EXPECT_EQ(sink.inserts, inserts + 4) << "the new expiry reaches the maps";
+  EXPECT_EQ(store.bans.at(C("192.0.2.2")).expiry, 0);
+  // The same list again changes nothing.
+  n = m.import("drop", sorted_cidrs({"192.0.2.2", "192.0.2.3", "198.51.100.0/24", "2001:db8::/32"}), T, 0, 4,
+               false, &removed);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(sink.inserts, inserts + 4);
+}
+
+TEST(BanManager, ImportReplaceRemovesOnlyTheJailsOldEntries) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_TRUE(m.ban("sshd", C("203.0.113.9"), T, 5, 0, -1).ok());
+  ASSERT_TRUE(
+      m.import("drop", sorted_cidrs({"192.0.2.0/24", "198.51.100.7", "2001:db8::1"}), T, 0, 4, false, nullptr)
+          .ok());
+  std::vector<BanRecord> removed;
+  auto n = m.import("drop", sorted_cidrs({"198.51.100.7", "203.0.113.0/24"}), T, 0, 4, true, &removed);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->added, 1u);
+  EXPECT_EQ(n->already, 1u);
+  EXPECT_EQ(n->removed, 2u);
+  ASSERT_EQ(removed.size(), 2u);
+  EXPECT_EQ(removed[0].cidr, C("192.0.2.0/24"));
+  EXPECT_EQ(removed[1].cidr, C("2001:db8::1"));
+  std::vector<std::string> left;
+  for (const auto& [c, b] : m.active()) left.push_back(b.jail + " " + c.str());
+  EXPECT_EQ(left, (std::vector<std::string>{"drop 198.51.100.7", "drop 203.0.113.0/24", "sshd 203.0.113.9"}));
+  EXPECT_EQ(sink.maps.size(), 3u);
+  EXPECT_EQ(store.bans.size(), 3u);
 }
 
 }  // namespace

@@ -3,12 +3,14 @@
 # throwaway namespace pair (xbq<pid>v / xbq<pid>a, veth xbq<pid>0/1): ban
 # latency, live ingest of the genlog 2M-line workload (next to fail2ban-server
 # 1.0.2 from Debian's package when --fail2ban DIR is given), restart with 1M
-# bans while a banned source sends, and memory per tracked failing address.
+# bans while a banned source sends, memory per tracked failing address, and a
+# 1M-entry blocklist import with the daemon down (CLI writes the maps) and up
+# (through the control socket), side by side.
 # Pins under /sys/fs/bpf/xdpban-bq-<pid>*, files under /tmp/xbq-bench.*; a trap
 # removes namespaces, pins, files and the processes it started.
 # Usage: sudo tools/bench/bench_daemon.sh [--build DIR] [--runs N] [--only LIST]
 #        [--fail2ban DIR] [--workload DIR] [--trials N] [--bans N] [--flood N]
-#   --only: comma list of latency,ingest,restart,memory (default: all)
+#   --only: comma list of latency,ingest,restart,memory,import (default: all)
 #   --fail2ban: root of `dpkg-deb -x fail2ban_1.0.2*.deb` (+ python3-pyinotify) for the
 #               side-by-side ingest; without it the issue's figure is quoted, labelled
 #   --workload: an existing genlog output made by this script's genlog command (else generated)
@@ -19,7 +21,7 @@ src=$(cd "$here/../.." && pwd)
 
 build=$src/build-dbench
 runs=2
-only=latency,ingest,restart,memory
+only=latency,ingest,restart,memory,import
 f2b=
 workload=
 trials=100
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --trials) trials=$2; shift 2 ;;
     --bans) nbans=$2; shift 2 ;;
     --flood) nflood=$2; shift 2 ;;
-    *) sed -n '9,15p' "$0" >&2; exit 2 ;;
+    *) sed -n '11,16p' "$0" >&2; exit 2 ;;
   esac
 done
 f2bruns=${f2bruns:-$runs}
@@ -424,4 +426,59 @@ CONF
     done
     summary "bytes/tracked, maxretry $mr maxtracked $cap" "${per[@]}"
   done
+fi
+
+# --- 5. import a 1M-entry blocklist: daemon down vs daemon up ----------------------
+if want import; then
+  echo
+  echo "== 5. import of $nbans entries (990k hosts + 10k /24 in a random order, Spamhaus-style lines): the"
+  echo "   CLI writing the maps (daemon down) vs through xdpband (parsed by the CLI, one request, stored in"
+  echo "   SQLite), then the same list again with --replace through the daemon (nothing to change)"
+  python3 - "$T/big.txt" "$nbans" <<'PY'
+import random, sys
+r = random.Random(1)
+n = int(sys.argv[2]); nets = n // 100
+skip = {0, 10, 127, 192, 198, 203} | set(range(224, 256))
+hosts = set()
+while len(hosts) < n - nets:
+    a = r.getrandbits(32)
+    if a >> 24 not in skip: hosts.add(a)
+ns = set()
+while len(ns) < nets:
+    a = r.getrandbits(24)
+    if a >> 16 not in skip: ns.add(a)
+with open(sys.argv[1], "w") as f:
+    f.writelines("%d.%d.%d.%d\n" % (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255) for a in hosts)
+    f.writelines("%d.%d.%d.0/24 ; SBL%d\n" % (a >> 16, a >> 8 & 255, a & 255, a) for a in ns)
+PY
+  down=() up=() again=()
+  for r in $(seq "$runs"); do
+    for mode in down up; do
+      D=$T/imp$r$mode PD=$PD0-imp$r$mode
+      write_conf "$D" "$PD" 2097152
+      printf '[sshd]\nenabled = true\nlogpath = %s/auth.log\n' "$D" >"$D/jail.conf"
+      touch "$D/auth.log"
+      xb() { nsenter --net="/run/netns/$VNS" "$XB" --pin-dir "$PD" --socket "$D/xdpban.sock" "$@"; }
+      start_daemon "$D"  # maps created, program attached
+      [ $mode = down ] && stop_daemon
+      t0=$(date +%s%N); xb import "$T/big.txt" --jail big --for 1d --json >"$D/first.json" 2>/dev/null || { cat "$D/first.json"; exit 1; }
+      ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+      if [ $mode = down ]; then
+        down+=("$ms")
+        echo "  run $r: daemon down: $ms ms ($(json_get "$(cat "$D/first.json")" '"%d added" % d["added"]'))"
+      else
+        up+=("$ms")
+        t0=$(date +%s%N); xb import "$T/big.txt" --jail big --for 1d --replace --json >"$D/again.json" 2>/dev/null || { cat "$D/again.json"; exit 1; }
+        again+=("$(( ($(date +%s%N) - t0) / 1000000 ))")
+        echo "  run $r: through xdpband: $ms ms ($(json_get "$(cat "$D/first.json")" '"%d added" % d["added"]'));" \
+          "--replace with the same list ${again[-1]} ms ($(json_get "$(cat "$D/again.json")" '"%d already, %d removed" % (d["already"], d["removed"])'))"
+        echo "    daemon: $(grep -o '\[big\] Import.*' "$D/daemon.log" | head -1); RSS $(rss_kib "$DPID" VmRSS) KiB"
+        stop_daemon
+      fi
+      detach_all "$PD"
+    done
+  done
+  summary "daemon down: ms for $nbans (goal < 2000)" "${down[@]}"
+  summary "through xdpband: ms for $nbans (goal < 2000)" "${up[@]}"
+  summary "through xdpband, --replace, unchanged: ms" "${again[@]}"
 fi

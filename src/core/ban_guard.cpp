@@ -1,17 +1,6 @@
-#include "cli/ban_guard.h"
-
-#include <ifaddrs.h>
-#include <netinet/in.h>
-
-#include <cstring>
+#include "core/ban_guard.h"
 
 namespace xdpban {
-
-Result<BanGuard> BanGuard::load(const Blocklist& bl) {
-  auto allow = bl.allow_list();
-  if (!allow) return allow.error();
-  return BanGuard(local_addresses(), std::move(*allow));
-}
 
 std::optional<std::string> BanGuard::refuse(const Cidr& c) const {
   for (const auto& a : local_)

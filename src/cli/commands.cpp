@@ -1,6 +1,8 @@
 #include "cli/commands.h"
 
+#include <linux/capability.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -721,6 +723,18 @@ Result<nlohmann::json> daemon_call(const GlobalOptions& g, const nlohmann::json&
   return r;
 }
 
+std::optional<std::string> missing_privileges(const std::string& command) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) return std::nullopt;  // let the kernel say
+  auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1u; };
+  bool maps = has(CAP_SYS_ADMIN) || has(CAP_BPF);
+  bool attach = (command != "attach" && command != "detach") || has(CAP_NET_ADMIN);
+  if (maps && attach) return std::nullopt;
+  return "'xdpban " + command + "' works on the pinned BPF maps and needs root (CAP_BPF" +
+         (attach ? "" : " and CAP_NET_ADMIN") + "): run it with sudo";
+}
+
 Result<BanGuard> load_guard(const Blocklist& bl) {
   auto allow = bl.allow_list();
   if (!allow) return allow.error();
@@ -738,8 +752,10 @@ void add_status(CLI::App& app, GlobalOptions& g) {
   cmd->callback([&g] {
     auto r = control_call(g.socket, {{"cmd", "status"}, {"jail", jail}});
     if (!r) {
-      g.exit_code = fail(Error{r.error().code, "xdpband is not running (no answer on " + g.socket +
-                                                   "); start it: systemctl start xdpband"});
+      g.exit_code = fail(r.error().code == EACCES
+                             ? Error{EACCES, "permission denied on " + g.socket + ": run it with sudo"}
+                             : Error{r.error().code, "xdpband is not running (no answer on " + g.socket +
+                                                         "); start it: systemctl start xdpband"});
       return;
     }
     if (!r->value("ok", false)) {

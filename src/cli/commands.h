@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "core/ban_guard.h"
@@ -37,6 +38,9 @@ bool daemon_up(const GlobalOptions& g);
 void note_direct_write();
 // A request to the daemon; an {"ok":false} answer becomes an Error.
 Result<nlohmann::json> daemon_call(const GlobalOptions& g, const nlohmann::json& req, int timeout_ms = 30000);
+// Whether this process may use the pinned maps (CAP_BPF or CAP_SYS_ADMIN,
+// plus CAP_NET_ADMIN to attach); when not, a message that says what to do.
+std::optional<std::string> missing_privileges(const std::string& command);
 // The guard for manual bans: this machine's addresses and bl's allow list.
 Result<BanGuard> load_guard(const Blocklist& bl);
 

@@ -25,12 +25,23 @@ int main(int argc, char** argv) {
       "Exit codes: 0 success, 1 operation failed, 2 bad input (nothing changed), "
       "3 some named entries did not exist, 4 import loaded the good lines and rejected some.\n"
       "Run 'xdpban COMMAND --help' for a command's options.");
-  app.parse_complete_callback([&] { set_bpf_log_verbose(g.verbose); });
+  app.parse_complete_callback([&] {
+    set_bpf_log_verbose(g.verbose);
+    // Say what to do before libbpf fails with EPERM (and before bpffs gets a directory).
+    for (const auto* sub : app.get_subcommands())
+      if (sub->get_name() != "test-filter" && sub->get_name() != "status")
+        if (auto why = missing_privileges(sub->get_name())) {
+          std::fprintf(stderr, "xdpban: %s\n", why->c_str());
+          throw CLI::RuntimeError(kExitFailed);
+        }
+  });
   add_datapath_commands(app, g);
   add_import_command(app, g);
   add_test_filter_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     // CLI11 reports a mistyped command as "A subcommand is required": name it.
     auto rest = app.remaining();

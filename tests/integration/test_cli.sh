@@ -87,6 +87,12 @@ expect_bad "import --strict with a bad line" "$TMP/strict.txt:3: 'not-an-address
   import "$TMP/strict.txt" --strict
 printf '# nothing here\n\n' >"$TMP/empty.txt"
 expect_bad "import --replace of an empty list" "refusing to empty jail" import "$TMP/empty.txt" --replace
+for cmd in list "ban 198.51.100.77" "attach lo" "import $TMP/one.txt"; do
+  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$XB" --pin-dir "$PD-nobody" $cmd 2>&1); rc=$?
+  [ $rc = 1 ] && grep -q "needs root" <<<"$out" || fail "xdpban $cmd as nobody: exit $rc: $out"
+  [ -e "$PD-nobody" ] && fail "xdpban $cmd as nobody created $PD-nobody"
+done
+ok "not root: 'needs root ... run it with sudo', exit 1, nothing created"
 xb ban 198.51.100.5 --force >/dev/null 2>&1 || fail "--force should ban an allow-listed address"
 xb unban 198.51.100.5 >/dev/null || fail "unban 198.51.100.5"
 out=$(xb unban 198.51.100.99 2>&1); rc=$?

@@ -1,24 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
-/* xdpban.bpf.c - the XDP program: drop packets whose source is banned.
- * Parsing lives in parse.bpf.h, maps and lookups in classify.bpf.h. */
+/* xdpban.bpf.c - the XDP program: drop packets whose source is banned, then
+ * those over a flood guard rate. Parsing lives in parse.bpf.h, the ban maps
+ * and lookups in classify.bpf.h, the guard in flood.bpf.h. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <xdp/xdp_helpers.h>
 
 #include "parse.bpf.h"
 #include "classify.bpf.h"
+#include "flood.bpf.h"
 
 SEC("xdp")
 int xdpban_xdp(struct xdp_md *ctx)
 {
 	struct xdpban_stats *st = xdpban_stats_get();
 	struct xdpban_pkt pkt = {};
-	int parsed;
+	const __u8 *saddr = 0;
+	int parsed, verdict;
 
 	if (!st)
 		return XDP_PASS;
 	parsed = xdpban_parse(ctx, &pkt);
-	return xdpban_verdict(ctx, parsed, &pkt, st);
+	/* Bans and the allow list first: a banned source costs no bucket, an
+	 * allow-listed one is never rate limited. */
+	verdict = xdpban_ban_verdict(ctx, parsed, &pkt, st, &saddr);
+	if (verdict == XDPBAN_UNBANNED)
+		verdict = saddr ? xdpban_flood(ctx, parsed, &pkt, saddr, st) : XDP_PASS;
+	if (verdict == XDP_PASS)
+		st->passed++;
+	return verdict;
 }
 
 /* libxdp: run early in a multi-program chain; continue the chain on PASS. */

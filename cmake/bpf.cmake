@@ -10,7 +10,8 @@ execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch OUTPUT_VARIABLE XDP
 set(XDPBAN_BPF_DEPS
     ${PROJECT_SOURCE_DIR}/include/xdpban/abi.h
     ${PROJECT_SOURCE_DIR}/bpf/parse.bpf.h
-    ${PROJECT_SOURCE_DIR}/bpf/classify.bpf.h)
+    ${PROJECT_SOURCE_DIR}/bpf/classify.bpf.h
+    ${PROJECT_SOURCE_DIR}/bpf/flood.bpf.h)
 
 function(xdpban_bpf_object name)
   set(src ${PROJECT_SOURCE_DIR}/bpf/${name}.bpf.c)

@@ -25,6 +25,12 @@
 #define XDPBAN_MAP_STATS "xdpban_stats"     /* per-CPU counters */
 #define XDPBAN_MAP_META "xdpban_meta"       /* geometry and hash seed of the tables */
 #define XDPBAN_MAP_JAILS "xdpban_jails"     /* jail id -> name, so listings need no daemon */
+#define XDPBAN_MAP_FPORTS "xdpban_fports"   /* flood guard: bitmap of guarded (protocol, port) */
+#define XDPBAN_MAP_FSVC "xdpban_fsvc"       /* flood guard: (protocol, port) -> rule id */
+#define XDPBAN_MAP_FRULES "xdpban_frules"   /* flood guard: rule id -> rate, burst, prefixes */
+#define XDPBAN_MAP_FBUCKETS "xdpban_fbucket" /* flood guard: LRU of per-source token buckets */
+#define XDPBAN_MAP_FSTATS "xdpban_fstats"   /* flood guard: per-CPU counters per rule */
+#define XDPBAN_MAP_FEVENTS "xdpban_fevents" /* flood guard: ring buffer of over-rate sources */
 
 #define XDPBAN_PROG_NAME "xdpban_xdp"
 
@@ -113,7 +119,11 @@ struct xdpban_stats {
 	__u64 malformed;    /* truncated or invalid headers: passed */
 	__u64 host_probes;  /* prefilter said maybe: host table probed */
 	__u64 net_probes;   /* prefilter said maybe: network trie looked up */
-	__u64 reserved[7];
+	__u64 flood_checked; /* to a guarded port: token bucket consulted */
+	__u64 flood_dropped; /* over its rate on a guarded port: dropped */
+	__u64 flood_events;  /* over-rate sources reported to the daemon */
+	__u64 flood_lost;    /* reports lost: the ring buffer was full */
+	__u64 reserved[3];
 };
 
 /* Jail names by id; id 0 is "manual". */
@@ -121,6 +131,70 @@ struct xdpban_stats {
 #define XDPBAN_JAIL_NAME_LEN 32
 struct xdpban_jail {
 	char name[XDPBAN_JAIL_NAME_LEN]; /* NUL-terminated; empty = unused id */
+};
+
+/* Flood guard: per-source rate limits on chosen ports, in front of the
+ * services (SIP, SMTP AUTH) that log too late. A packet to a guarded port
+ * (UDP: every datagram; TCP: connection attempts, SYN without ACK) from a
+ * source that is not banned or allow-listed is charged to the token bucket of
+ * (rule, source network); over the rate it is dropped, and a source that keeps
+ * going is reported once a second through the ring buffer so the daemon bans
+ * it. The bucket is GCRA: tat is the time the bucket is empty again. */
+#define XDPBAN_FLOOD_MAX_RULES 16 /* rule id 0 = not guarded */
+#define XDPBAN_FLOOD_PORT_WORDS (2 * 65536 / 64) /* UDP ports, then TCP ports */
+#define XDPBAN_FLOOD_EVENT_GAP_NS 1000000000ULL /* at most one report per bucket per second */
+
+enum xdpban_flood_proto {
+	XDPBAN_FLOOD_UDP = 0,
+	XDPBAN_FLOOD_TCP = 1,
+};
+
+struct xdpban_flood_svc {
+	__u16 port; /* host byte order */
+	__u8 proto; /* enum xdpban_flood_proto */
+	__u8 pad;
+};
+
+struct xdpban_flood_rule {
+	__u64 interval_ns; /* 1 s / rate: what one packet costs */
+	__u64 burst_ns;    /* interval_ns * (burst - 1): how far ahead a source may get */
+	__u32 drops;       /* over-rate packets before the source is reported */
+	__u8 prefix4;      /* sources are counted (and reported) by this network */
+	__u8 prefix6;
+	__u8 pad[2];
+};
+
+struct xdpban_flood_key {
+	__u8 addr[16]; /* the source network, host bits cleared (IPv4 in the first 4) */
+	__u8 family;   /* 4 or 6 */
+	__u8 prefixlen;
+	__u8 rule;
+	__u8 pad;
+};
+
+struct xdpban_flood_bucket {
+	__u64 tat_ns;        /* CLOCK_MONOTONIC (coarse): when the bucket is full again */
+	__u64 reported_ns;   /* last report of this source */
+	__u32 dropped;       /* over-rate packets since it was last under its rate or reported */
+	__u32 pad;
+};
+
+struct xdpban_flood_stats {
+	__u64 checked;
+	__u64 dropped;
+	__u64 events;
+	__u64 reserved;
+};
+
+/* One report: this network kept sending over its rule's rate. */
+struct xdpban_flood_event {
+	__u8 addr[16];
+	__u8 family;
+	__u8 prefixlen;
+	__u8 rule;
+	__u8 pad;
+	__u32 dropped; /* over-rate packets since the last report */
+	__u64 time_ns; /* CLOCK_MONOTONIC */
 };
 
 /* Geometry and seed, written once when the maps are created. */
@@ -206,6 +280,12 @@ static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
 static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
 static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
+static_assert(sizeof(struct xdpban_flood_svc) == 4, "flood svc key");
+static_assert(sizeof(struct xdpban_flood_rule) == 24, "flood rule");
+static_assert(sizeof(struct xdpban_flood_key) == 20, "flood key");
+static_assert(sizeof(struct xdpban_flood_bucket) == 24, "flood bucket");
+static_assert(sizeof(struct xdpban_flood_stats) == 32, "flood stats");
+static_assert(sizeof(struct xdpban_flood_event) == 32, "flood event");
 #else
 _Static_assert(sizeof(struct xdpban_host4) == 16, "host4 slot is 16 bytes");
 _Static_assert(sizeof(struct xdpban_host6) == 32, "host6 slot is 32 bytes");
@@ -216,6 +296,12 @@ _Static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 _Static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
 _Static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
 _Static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
+_Static_assert(sizeof(struct xdpban_flood_svc) == 4, "flood svc key");
+_Static_assert(sizeof(struct xdpban_flood_rule) == 24, "flood rule");
+_Static_assert(sizeof(struct xdpban_flood_key) == 20, "flood key");
+_Static_assert(sizeof(struct xdpban_flood_bucket) == 24, "flood bucket");
+_Static_assert(sizeof(struct xdpban_flood_stats) == 32, "flood stats");
+_Static_assert(sizeof(struct xdpban_flood_event) == 32, "flood event");
 #endif
 
 #endif /* XDPBAN_ABI_H */

@@ -135,6 +135,8 @@ Status size_maps(struct bpf_object* obj, const DatapathOptions& opts) {
       bpf_map__set_max_entries(map, bloom_words);
     else if (n == XDPBAN_MAP_NETS4 || n == XDPBAN_MAP_NETS6)
       bpf_map__set_max_entries(map, opts.capacity);
+    else if (n == XDPBAN_MAP_FBUCKETS)
+      bpf_map__set_max_entries(map, opts.flood_tracked);
   }
   return {};
 }

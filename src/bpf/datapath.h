@@ -21,6 +21,8 @@ struct DatapathOptions {
   // Host bans per family the tables are sized for when the maps are first
   // created; existing pinned maps keep their size.
   uint32_t capacity = 1u << 20;
+  // Sources the flood guard tracks at once (LRU), set when its map is created.
+  uint32_t flood_tracked = 1u << 17;
 };
 
 enum class AttachMode { kNative, kSkb, kAuto };

@@ -74,4 +74,34 @@ inline Frame ipv6(Frame f, const char* src) {
   return f;
 }
 
+constexpr uint8_t kUdp = 17, kTcp = 6;
+constexpr uint8_t kSyn = 0x02, kAck = 0x10;
+
+// IPv4 with a UDP datagram or a TCP segment (flags) to `dport`; `frag` is the
+// IPv4 flags+offset field.
+inline Frame ipv4_to(Frame f, const char* src, uint8_t proto, uint16_t dport, uint8_t tcp_flags = kSyn,
+                     uint16_t frag = 0) {
+  auto s = a4(src), d = a4("192.0.2.1");
+  uint16_t l4 = proto == kTcp ? 20 : 8;
+  f.u8(0x45).u8(0).be16(uint16_t(20 + l4 + 4)).be16(1).be16(frag).u8(64).u8(proto).be16(0);
+  f.bytes(s.data(), 4).bytes(d.data(), 4);
+  if (proto == kTcp)
+    f.be16(40000).be16(dport).zeros(8).u8(0x50).u8(tcp_flags).be16(65535).be16(0).be16(0);
+  else
+    f.be16(40000).be16(dport).be16(uint16_t(l4 + 4)).be16(0);
+  return f.zeros(4);
+}
+
+inline Frame ipv6_to(Frame f, const char* src, uint8_t proto, uint16_t dport, uint8_t tcp_flags = kSyn) {
+  auto s = a6(src), d = a6("2001:db8:ffff::1");
+  uint16_t l4 = proto == kTcp ? 20 : 8;
+  f.u8(0x60).u8(0).be16(0).be16(uint16_t(l4 + 4)).u8(proto).u8(64);
+  f.bytes(s.data(), 16).bytes(d.data(), 16);
+  if (proto == kTcp)
+    f.be16(40000).be16(dport).zeros(8).u8(0x50).u8(tcp_flags).be16(65535).be16(0).be16(0);
+  else
+    f.be16(40000).be16(dport).be16(uint16_t(l4 + 4)).be16(0);
+  return f.zeros(4);
+}
+
 }  // namespace xdpban::test

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <sys/mount.h>
@@ -287,10 +288,47 @@ Status ensure_maps(const DatapathOptions& opts) {
   return {};
 }
 
+namespace {
+
+std::string tag_of(int prog_fd) {
+  struct bpf_prog_info info {};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return {};
+  return std::string(reinterpret_cast<const char*>(info.tag), sizeof info.tag);
+}
+
+// Our program is attached already: keep it when it is this build's, else put
+// this build's in its place in one step (the kernel swaps the programs
+// atomically, so no packet goes unchecked), keeping the pinned maps.
+Result<Attachment> upgrade(const DatapathOptions& opts, int ifindex, const Attachment& cur) {
+  auto mp = get_multiprog(ifindex);
+  struct xdp_program* old = mp ? find_ours(mp.get()) : nullptr;
+  if (!old) return cur;
+  auto fresh = LoadedProgram::load(opts);
+  if (!fresh) return fresh.error();
+  if (tag_of((*fresh)->prog_fd()) == tag_of(xdp_program__fd(old))) return cur;
+  if (!xdp_multiprog__is_legacy(mp.get()))
+    return make_error(EEXIST, "an older xdpban program runs on " + cur.ifname +
+                                  " in libxdp's dispatcher; run 'xdpban detach " + cur.ifname +
+                                  "' and attach again to upgrade it");
+  uint32_t flags =
+      XDP_FLAGS_REPLACE |
+      (xdp_multiprog__attach_mode(mp.get()) == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+  LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = xdp_program__fd(old));
+  if (int err = bpf_xdp_attach(ifindex, (*fresh)->prog_fd(), flags, &ao); err != 0)
+    return make_error(-err, "cannot replace the older xdpban program on " + cur.ifname + ": " + errstr(err));
+  auto now = describe(ifindex, cur.ifname);
+  if (!now) return now.error();
+  now->replaced = true;
+  return *now;
+}
+
+}  // namespace
+
 Result<Attachment> attach(const DatapathOptions& opts, const std::string& ifname, AttachMode mode) {
   int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
   if (ifindex == 0) return make_error(ENODEV, "no network interface named '" + ifname + "'");
-  if (auto cur = describe(ifindex, ifname); cur.ok()) return *cur;
+  if (auto cur = describe(ifindex, ifname); cur.ok()) return upgrade(opts, ifindex, *cur);
 
   uint32_t seed = 0;
   auto skel = open_configured(opts, &seed);

@@ -59,9 +59,12 @@ struct Attachment {
   std::string mode;  // "native", "skb" or "hw"
   bool dispatcher;   // libxdp multi-program dispatcher (else the program alone)
   uint32_t prog_id;
-  bool newly_attached;  // false: it was attached already
+  bool newly_attached;    // false: it was attached already
+  bool replaced = false;  // an older xdpban program was attached: this build's took its place
 };
 
+// Attaches the program, or keeps the one attached when it is this build's;
+// an older build's is replaced in place (same maps, no gap).
 Result<Attachment> attach(const DatapathOptions& opts, const std::string& ifname, AttachMode mode);
 // Ok(false) when xdpban was not attached to ifname (detach is idempotent).
 Result<bool> detach(const std::string& ifname);

@@ -116,8 +116,10 @@ void add_attach(CLI::App& app, GlobalOptions& g) {
         return;
       }
       std::printf("%s %s: %s mode, %s (prog id %u)\n",
-                  a->newly_attached ? "attached to" : "already attached to", a->ifname.c_str(),
-                  a->mode.c_str(),
+                  a->replaced         ? "replaced an older xdpban program (bans kept) on"
+                  : a->newly_attached ? "attached to"
+                                      : "already attached to",
+                  a->ifname.c_str(), a->mode.c_str(),
                   a->dispatcher ? "libxdp dispatcher (shares the interface with other XDP programs)"
                                 : "program alone (libxdp dispatcher unavailable on this kernel)",
                   a->prog_id);
@@ -574,9 +576,19 @@ void add_list(CLI::App& app, GlobalOptions& g) {
 using CounterList = std::vector<std::pair<const char*, uint64_t>>;
 
 CounterList counters_of(const xdpban_stats& s) {
-  return {{"passed", s.passed},         {"dropped_v4", s.dropped_v4},     {"dropped_v6", s.dropped_v6},
-          {"allow_hits", s.allow_hits}, {"expired_hits", s.expired_hits}, {"non_ip", s.non_ip},
-          {"malformed", s.malformed},   {"host_probes", s.host_probes},   {"net_probes", s.net_probes}};
+  return {{"passed", s.passed},
+          {"dropped_v4", s.dropped_v4},
+          {"dropped_v6", s.dropped_v6},
+          {"allow_hits", s.allow_hits},
+          {"expired_hits", s.expired_hits},
+          {"non_ip", s.non_ip},
+          {"malformed", s.malformed},
+          {"host_probes", s.host_probes},
+          {"net_probes", s.net_probes},
+          {"flood_checked", s.flood_checked},
+          {"flood_dropped", s.flood_dropped},
+          {"flood_events", s.flood_events},
+          {"flood_lost", s.flood_lost}};
 }
 
 volatile sig_atomic_t g_stop_watch = 0;
@@ -776,10 +788,25 @@ void add_status(CLI::App& app, GlobalOptions& g) {
     }
     const auto& j = jails.at(0);
     std::string files, banned;
-    for (const auto& f : j["files"]) files += (files.empty() ? "" : " ") + f.get<std::string>();
     auto l = control_call(g.socket, {{"cmd", "list"}, {"jail", jail}});
     if (l.ok() && l->value("ok", false))
       for (const auto& b : (*l)["bans"]) banned += (banned.empty() ? "" : " ") + b.value("cidr", "");
+    if (j.contains("flood")) {
+      const auto& f = j["flood"];
+      std::string ports;
+      for (const auto& p : f["ports"]) ports += (ports.empty() ? "" : " ") + p.get<std::string>();
+      std::printf(
+          "Status for the jail: %s\n|- Flood guard\n|  |- Ports:\t%s\n|  |- Rate:\t%g/s per source, burst "
+          "%u, "
+          "ban after %u over\n|  |- Packets checked:\t%llu\n|  |- Packets dropped:\t%llu\n"
+          "|  `- Sources reported:\t%llu\n`- Actions\n   |- Currently banned:\t%llu\n"
+          "   |- Total banned:\t%llu\n   `- Banned IP list:\t%s\n",
+          jail.c_str(), ports.c_str(), f.value("rate", 0.0), f.value("burst", 0u), f.value("drops", 0u),
+          f.value("checked", 0ull), f.value("dropped", 0ull), f.value("reported", 0ull),
+          j.value("currently_banned", 0ull), j.value("total_banned", 0ull), banned.c_str());
+      return;
+    }
+    for (const auto& f : j["files"]) files += (files.empty() ? "" : " ") + f.get<std::string>();
     std::printf(
         "Status for the jail: %s\n|- Filter\n|  |- Currently failed:\t%llu\n|  |- Total failed:\t%llu\n"
         "|  `- File list:\t%s\n`- Actions\n   |- Currently banned:\t%llu\n   |- Total banned:\t%llu\n"

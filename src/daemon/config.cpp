@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -23,7 +25,8 @@ const std::set<std::string> kJailOptions = {"enabled",         "filter",        
                                             "bantime.maxtime", "bantime.rndtime", "bantime.overalljails",
                                             "ignoreip",        "ignoreself",      "usedns",
                                             "logencoding",     "banprefix4",      "banprefix6",
-                                            "maxtracked"};
+                                            "maxtracked",      "flood.ports",     "flood.rate",
+                                            "flood.burst",     "flood.drops"};
 
 // fail2ban options that configure its firewall actions, mail and other
 // machinery xdpban replaces: accepted so existing jail files load, not used.
@@ -119,6 +122,28 @@ Result<double> parse_double(const std::string& v) {
   return x;
 }
 
+// Packets per second: "50", "50/s", "3000/m", "10000/h".
+Result<double> parse_rate(const std::string& v) {
+  std::string t = to_lower(trim(v));
+  double per = 1;
+  if (auto slash = t.find('/'); slash != std::string::npos) {
+    std::string unit = trim(t.substr(slash + 1));
+    if (unit == "s" || unit == "sec" || unit == "second")
+      per = 1;
+    else if (unit == "m" || unit == "min" || unit == "minute")
+      per = 60;
+    else if (unit == "h" || unit == "hour")
+      per = 3600;
+    else
+      return invalid("'" + v + "' is not a rate (50, 50/s, 3000/m, 10000/h)");
+    t = trim(t.substr(0, slash));
+  }
+  auto n = parse_double(t);
+  if (!n) return invalid("'" + v + "' is not a rate (50, 50/s, 3000/m, 10000/h)");
+  if (*n / per > 1e7) return invalid("'" + v + "' is above 10M packets per second");
+  return *n / per;
+}
+
 // A duration, or -1 (any negative number) for "permanent" where allowed.
 Result<int64_t> parse_seconds(const std::string& v, bool allow_permanent) {
   std::string t = trim(v);
@@ -199,6 +224,10 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSourc
       auto n = parse_int(v, 1024, 1 << 26);
       if (!n) return bad(n.error());
       c.capacity = static_cast<uint32_t>(*n);
+    } else if (key == "flood_tracked") {
+      auto n = parse_int(v, 1024, 1 << 24);
+      if (!n) return bad(n.error());
+      c.flood_tracked = static_cast<uint32_t>(*n);
     } else if (key == "dbpurgeage") {
       auto d = parse_duration(v);
       if (!d) return bad(d.error());
@@ -427,12 +456,45 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
         return fail("logencoding",
                     invalid("'" + j.logencoding + "' is not supported (auto, utf-8, latin-1)"));
     }
+    v.clear();
+    XDPBAN_TRY(opt_str("flood.ports", &v));
+    if (!v.empty()) {
+      auto p = parse_flood_ports(v);
+      if (!p) return fail("flood.ports", p.error());
+      j.flood = FloodSettings{};
+      j.flood->ports = *p;
+      v.clear();
+      XDPBAN_TRY(opt_str("flood.rate", &v));
+      if (v.empty()) return fail("flood.ports", invalid("a flood jail needs flood.rate (e.g. 50/s)"));
+      auto r = parse_rate(v);
+      if (!r) return fail("flood.rate", r.error());
+      j.flood->rate = *r;
+      j.flood->burst = static_cast<uint32_t>(std::max(1.0, std::ceil(*r)));
+      for (auto [name, dst] : {std::pair<const char*, uint32_t*>{"flood.burst", &j.flood->burst},
+                               {"flood.drops", &j.flood->drops}}) {
+        v.clear();
+        XDPBAN_TRY(opt_str(name, &v));
+        if (v.empty()) continue;
+        auto n = parse_int(v, 1, 100000000);
+        if (!n) return fail(name, n.error());
+        *dst = static_cast<uint32_t>(*n);
+      }
+      if (j.flood->drops == 0) j.flood->drops = j.flood->burst;
+    } else {
+      for (const char* name : {"flood.rate", "flood.burst", "flood.drops"}) {
+        v.clear();
+        XDPBAN_TRY(opt_str(name, &v));
+        if (!v.empty()) return fail(name, invalid("only a flood jail (one with flood.ports) takes it"));
+      }
+    }
 #undef XDPBAN_TRY
     if (j.enabled || j.enabled_auto)
-      if (auto st = check_jail_name(section); !st) return invalid(where("enabled") + ": " + st.error().message);
-    if ((j.enabled || j.enabled_auto) && j.backend != JailSettings::Backend::kSystemd && j.logpath.empty())
+      if (auto st = check_jail_name(section); !st)
+        return invalid(where("enabled") + ": " + st.error().message);
+    if ((j.enabled || j.enabled_auto) && !j.flood && j.backend != JailSettings::Backend::kSystemd &&
+        j.logpath.empty())
       return invalid(where("enabled") + ": [" + section +
-                     "] is enabled but has no logpath (or backend = systemd)");
+                     "] is enabled but has no logpath (or backend = systemd, or flood.ports)");
     for (const auto& p : j.logpath)
       if (p.empty() || p[0] != '/') return fail("logpath", invalid("'" + p + "' is not an absolute path"));
     out.push_back(std::move(j));
@@ -485,6 +547,38 @@ bool logs_exist_in_units(const std::vector<std::string>& journalmatch, std::stri
 }
 
 }  // namespace
+
+bool ports_listening(const FloodSettings& flood, std::string* why, const std::string& proc_net) {
+  std::set<FloodPort> open;
+  for (auto [file, proto] : {std::pair<const char*, uint8_t>{"tcp", XDPBAN_FLOOD_TCP},
+                             {"tcp6", XDPBAN_FLOOD_TCP},
+                             {"udp", XDPBAN_FLOOD_UDP},
+                             {"udp6", XDPBAN_FLOOD_UDP}}) {
+    std::ifstream in(proc_net + "/" + file);
+    std::string line;
+    std::getline(in, line);  // header
+    // "  0: 00000000:13C4 00000000:0000 0A ...": local address:port (hex), remote, state
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string slot, local, remote, state;
+      if (!(f >> slot >> local >> remote >> state)) continue;
+      auto colon = local.rfind(':');
+      if (colon == std::string::npos) continue;
+      unsigned port = 0;
+      auto [e, ec] = std::from_chars(local.data() + colon + 1, local.data() + local.size(), port, 16);
+      if (ec != std::errc() || port == 0 || port > 65535) continue;
+      if (proto == XDPBAN_FLOOD_TCP && state != "0A") continue;  // TCP: listening sockets only
+      open.insert(FloodPort{proto, static_cast<uint16_t>(port)});
+    }
+  }
+  for (const auto& p : flood.ports)
+    if (open.count(p)) {
+      *why = "something listens on " + p.str();
+      return true;
+    }
+  *why = "nothing listens on its ports";
+  return false;
+}
 
 bool journal_present(const std::vector<std::string>& journal_dirs) {
   struct stat st {};

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/flood.h"
 #include "core/ban_manager.h"
 #include "core/cidr.h"
 #include "core/filter_config.h"
@@ -28,11 +29,22 @@ struct DaemonConfig {
   std::string jail_dir;  // where jail.conf and jail.d/ live (default: xdpban.conf's directory)
   std::vector<std::string> filter_path = {"/etc/xdpban/filter.d", "/etc/fail2ban/filter.d"};
   uint32_t capacity = 1u << 20;
+  uint32_t flood_tracked = 1u << 17;  // sources the flood guard tracks at once
   int64_t dbpurgeage = 86400;
   bool detach_on_exit = false;
   std::vector<Cidr> allow;  // always-allowed networks, written to the allow maps
 
   static Result<DaemonConfig> load(const std::string& path, const FileSource& files);
+};
+
+// A flood jail (xdpban's own kind): no logs; the XDP program rate-limits
+// packets to `ports` per source network (banprefix4/banprefix6) and reports
+// sources that keep going, which this jail then bans.
+struct FloodSettings {
+  std::vector<FloodPort> ports;
+  double rate = 0;     // packets (TCP: connection attempts) per second per source
+  uint32_t burst = 1;  // on top of the rate; default: one second's worth
+  uint32_t drops = 0;  // over-rate packets before a ban; default: burst
 };
 
 struct JailSettings {
@@ -62,7 +74,8 @@ struct JailSettings {
   std::string logencoding = "auto";
   int banprefix4 = 32;
   int banprefix6 = 128;
-  size_t maxtracked = 100000;  // failing addresses tracked at once (memory bound)
+  size_t maxtracked = 100000;          // failing addresses tracked at once (memory bound)
+  std::optional<FloodSettings> flood;  // set: a flood jail (filter and logs unused)
 };
 
 // Every [jail] section of the jail configuration in `dir` (enabled or not).
@@ -84,6 +97,11 @@ inline const std::vector<std::string> kJournalDirs = {"/run/log/journal", "/var/
 bool logs_exist(const JailSettings& jail, const std::vector<std::string>& journalmatch, std::string* why,
                 const std::vector<std::string>& unit_dirs = kUnitDirs,
                 const std::vector<std::string>& journal_dirs = kJournalDirs);
+
+// What `enabled = auto` decides for a flood jail: does something on this host
+// listen on one of its ports (a TCP listener, a bound UDP socket), read from
+// proc_net/{tcp,tcp6,udp,udp6}? `why` names the port found (or not).
+bool ports_listening(const FloodSettings& flood, std::string* why, const std::string& proc_net = "/proc/net");
 
 // Does this host keep a systemd journal (one of `journal_dirs` exists)?
 bool journal_present(const std::vector<std::string>& journal_dirs = kJournalDirs);

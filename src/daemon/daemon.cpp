@@ -123,9 +123,31 @@ Result<LoadedConfig> load_config(const std::string& path) {
   out.daemon = *d;
   auto jails = load_jails(out.daemon.jail_dir, files);
   if (!jails) return jails.error();
+  std::map<FloodPort, std::string> guarded_by;
   for (auto& s : *jails) {
     if (!s.enabled && !s.enabled_auto) {
       out.disabled.push_back(s.name);
+      continue;
+    }
+    if (s.flood) {
+      for (const auto& p : s.flood->ports)
+        if (auto [it, fresh] = guarded_by.emplace(p, s.name); !fresh)
+          return invalid(s.where + ": [" + s.name + "] flood.ports: " + p.str() + " is guarded by [" +
+                         it->second + "] already");
+      if (s.enabled_auto) {
+        std::string why;
+        if (!ports_listening(*s.flood, &why)) {
+          spdlog::info("[{}] enabled = auto: {}: not started", s.name, why);
+          out.disabled.push_back(s.name);
+          continue;
+        }
+        spdlog::info("[{}] enabled = auto: {}", s.name, why);
+      }
+      s.enabled = true;
+      out.floods.push_back(s);
+      if (out.floods.size() >= XDPBAN_FLOOD_MAX_RULES)
+        return invalid(s.where + ": [" + s.name + "]: at most " + std::to_string(XDPBAN_FLOOD_MAX_RULES - 1) +
+                       " flood jails can be enabled");
       continue;
     }
     s.enabled = true;  // for an auto jail: if its logs exist (checked below)
@@ -143,6 +165,14 @@ Result<LoadedConfig> load_config(const std::string& path) {
     out.jails.push_back(std::move(*j));
   }
   return out;
+}
+
+const JailSettings* LoadedConfig::find(const std::string& name) const {
+  for (const auto& j : jails)
+    if (j->settings().name == name) return &j->settings();
+  for (const auto& f : floods)
+    if (f.name == name) return &f;
+  return nullptr;
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedConfig cfg) {
@@ -181,11 +211,16 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
   });
   d->bans_ = std::make_unique<BanManager>(*d->sink_, d->writes_.get());
   for (const auto& j : d->cfg_.jails) d->bans_->set_policy(j->settings().name, j->settings().bantime);
+  for (const auto& f : d->cfg_.floods) d->bans_->set_policy(f.name, f.bantime);
   d->bans_->set_guard([self](const std::string& jail, const Cidr& cidr) { return self->guard(jail, cidr); });
   for (const auto& a : c.allow)
     if (auto st = d->blocklist_->allow_add(a); !st) return st.error();
 
   if (auto st = d->reconcile(); !st) return st.error();
+  auto flood = FloodGuard::open(c.pin_dir);
+  if (!flood) return flood.error();
+  d->flood_ = std::move(*flood);
+  if (auto st = d->configure_flood(); !st) return st.error();
   auto t = FileTailer::create();
   if (!t) return t.error();
   d->tailer_ = std::move(*t);
@@ -217,6 +252,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
            {d->tailer_->fd(), read_logs},
            {d->timer_.get(), on_timer},
            {d->signals_.get(), [self] { self->on_signals(); }},
+           {d->flood_->events_fd(),
+            [self] {
+              if (auto st = self->flood_->consume([self](const FloodReport& r) { self->on_flood(r); }); !st)
+                spdlog::warn("{}", st.error().message);
+            }},
            {d->control_->listen_fd(), on_client}})
     if (auto st = d->watch(fd, fn); !st) return st.error();
   return d;
@@ -274,6 +314,7 @@ Status Daemon::attach_interfaces() {
   DatapathOptions o;
   o.pin_dir = c.pin_dir;
   o.capacity = c.capacity;
+  o.flood_tracked = c.flood_tracked;
   auto mode = parse_attach_mode(c.xdp_mode);
   if (!mode) return mode.error();
   for (const auto& i : ifaces) {
@@ -281,7 +322,9 @@ Status Daemon::attach_interfaces() {
     if (!a) return a.error();
     spdlog::info("XDP on {}: {} mode, {}{}", a->ifname, a->mode,
                  a->dispatcher ? "libxdp dispatcher" : "program alone (libxdp dispatcher unavailable)",
-                 a->newly_attached ? "" : " (was attached already)");
+                 a->replaced         ? " (replaced an older xdpban program; bans kept)"
+                 : a->newly_attached ? ""
+                                     : " (was attached already)");
     attached_.push_back(i);
   }
   return {};
@@ -487,11 +530,10 @@ int Daemon::journal_timeout_ms() const {
 }
 
 std::optional<std::string> Daemon::guard(const std::string& jail, const Cidr& c) {
-  for (const auto& j : cfg_.jails) {
-    if (j->settings().name != jail) continue;
-    for (const auto& ip : j->settings().ignoreip)
+  if (const JailSettings* j = cfg_.find(jail)) {
+    for (const auto& ip : j->ignoreip)
       if (ip.contains(c.addr) || c.contains(ip.addr)) return "ignoreip " + ip.str();
-    if (j->settings().ignoreself)
+    if (j->ignoreself)
       for (const auto& a : local_addrs_)
         if (c.contains(a)) return "it is this host's address " + a.str() + " (ignoreself)";
   }
@@ -509,14 +551,16 @@ void Daemon::on_line(const std::string& path, std::string_view line) {
 }
 
 void Daemon::ban(Jail& jail, const BanRequest& req) {
-  const std::string& name = jail.settings().name;
+  if (ban(jail.settings().name, req.target, req.failures, 0)) jail.forget(req.source);
+}
+
+bool Daemon::ban(const std::string& name, const Cidr& target, int failures, uint8_t flags) {
   std::uniform_real_distribution<double> u(0, 1);
-  auto o = bans_->ban(name, req.target, unix_now(), req.failures, 0, std::nullopt, u(rng_));
+  auto o = bans_->ban(name, target, unix_now(), failures, flags, std::nullopt, u(rng_));
   if (!o) {
-    spdlog::error("[{}] cannot ban {}: {}", name, req.target.str(), o.error().message);
-    return;
+    spdlog::error("[{}] cannot ban {}: {}", name, target.str(), o.error().message);
+    return false;
   }
-  jail.forget(req.source);
   const BanRecord& b = o->ban;
   switch (o->kind) {
     case BanManager::Outcome::kBanned:
@@ -530,9 +574,43 @@ void Daemon::ban(Jail& jail, const BanRequest& req) {
       spdlog::info("[{}] {} already banned", name, b.cidr.str());
       break;
     case BanManager::Outcome::kIgnored:
-      spdlog::info("[{}] Ignore {}: {}", name, req.target.str(), o->reason);
+      spdlog::info("[{}] Ignore {}: {}", name, target.str(), o->reason);
       break;
   }
+  return true;
+}
+
+// The flood jails as the XDP program's rules: rule id = index + 1.
+Status Daemon::configure_flood() {
+  std::vector<FloodRule> rules;
+  for (size_t i = 0; i < cfg_.floods.size(); ++i) {
+    const JailSettings& f = cfg_.floods[i];
+    FloodRule r;
+    r.id = static_cast<uint8_t>(i + 1);
+    r.rate = f.flood->rate;
+    r.burst = f.flood->burst;
+    r.drops = f.flood->drops;
+    r.prefix4 = static_cast<uint8_t>(f.banprefix4);
+    r.prefix6 = static_cast<uint8_t>(f.banprefix6);
+    r.ports = f.flood->ports;
+    rules.push_back(std::move(r));
+    std::vector<std::string> ports;
+    for (const auto& p : f.flood->ports) ports.push_back(p.str());
+    spdlog::info("[{}] guarding {}: {:g}/s per source{}, burst {}, ban after {} packets over the rate",
+                 f.name, fmt::join(ports, " "), f.flood->rate,
+                 f.banprefix4 < 32 || f.banprefix6 < 128
+                     ? fmt::format(" network (/{}, /{})", f.banprefix4, f.banprefix6)
+                     : std::string(),
+                 f.flood->burst, f.flood->drops);
+  }
+  return flood_->configure(rules);
+}
+
+void Daemon::on_flood(const FloodReport& r) {
+  if (r.rule == 0 || r.rule > cfg_.floods.size()) return;  // a rule removed by a reload
+  const JailSettings& f = cfg_.floods[r.rule - 1];
+  spdlog::info("[{}] Found {} ({} packets over {:g}/s)", f.name, r.source.str(), r.dropped, f.flood->rate);
+  ban(f.name, r.source, static_cast<int>(std::min<uint32_t>(r.dropped, INT32_MAX)), XDPBAN_BAN_FLOOD);
 }
 
 void Daemon::save_positions() {
@@ -577,8 +655,10 @@ Status Daemon::reload() {
   cfg_ = std::move(*fresh);
   local_addrs_ = local_addresses();
   for (const auto& j : cfg_.jails) bans_->set_policy(j->settings().name, j->settings().bantime);
+  for (const auto& f : cfg_.floods) bans_->set_policy(f.name, f.bantime);
   // by_path_ points into the jails just replaced: rebuild it before anything can fail.
   if (auto st = follow_logs(); !st) return st;
+  if (auto st = configure_flood(); !st) return st;
   for (const auto& a : cfg_.daemon.allow) {
     if (auto st = blocklist_->allow_add(a); !st) return st;
     if (auto st = store_->add_allow(a); !st) return st;
@@ -610,6 +690,24 @@ nlohmann::json Daemon::status_json(const std::string& only) {
         entry["journal_matches"] = j->journalmatch();
       }
     jails.push_back(entry);
+  }
+  for (size_t i = 0; i < cfg_.floods.size(); ++i) {
+    const JailSettings& f = cfg_.floods[i];
+    if (!only.empty() && f.name != only) continue;
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& p : f.flood->ports) ports.push_back(p.str());
+    auto c = flood_->counters(static_cast<uint8_t>(i + 1));
+    jails.push_back({{"name", f.name},
+                     {"flood",
+                      {{"ports", ports},
+                       {"rate", f.flood->rate},
+                       {"burst", f.flood->burst},
+                       {"drops", f.flood->drops},
+                       {"checked", c ? c->checked : 0},
+                       {"dropped", c ? c->dropped : 0},
+                       {"reported", c ? c->events : 0}}},
+                     {"currently_banned", banned_now[f.name]},
+                     {"total_banned", banned_total_[f.name]}});
   }
   return jails;
 }
@@ -779,11 +877,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
   }
   if (cmd == "status") {
     std::string jail = req.value("jail", "");
-    if (!jail.empty()) {
-      bool known = false;
-      for (const auto& j : cfg_.jails) known |= j->settings().name == jail;
-      if (!known) return error_json("no enabled jail named '" + jail + "'");
-    }
+    if (!jail.empty() && !cfg_.find(jail)) return error_json("no enabled jail named '" + jail + "'");
     return {{"ok", true},
             {"jails", status_json(jail)},
             {"interfaces", attached_},
@@ -801,7 +895,11 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
               {"allow_hits", s->allow_hits},
               {"expired_hits", s->expired_hits},
               {"non_ip", s->non_ip},
-              {"malformed", s->malformed}}}};
+              {"malformed", s->malformed},
+              {"flood_checked", s->flood_checked},
+              {"flood_dropped", s->flood_dropped},
+              {"flood_events", s->flood_events},
+              {"flood_lost", s->flood_lost}}}};
   }
   if (cmd == "reload") {
     sd_notify(0, "RELOADING=1");
@@ -835,8 +933,9 @@ int Daemon::run() {
   for (auto& f : journals_) read_journal(f);
   std::string names;
   for (const auto& j : cfg_.jails) names += (names.empty() ? "" : ", ") + j->settings().name;
-  spdlog::info("xdpband ready: {} jails ({}), control socket {}", cfg_.jails.size(), names,
-               cfg_.daemon.socket);
+  for (const auto& f : cfg_.floods) names += (names.empty() ? "" : ", ") + f.name;
+  spdlog::info("xdpband ready: {} jails ({}), control socket {}", cfg_.jails.size() + cfg_.floods.size(),
+               names, cfg_.daemon.socket);
   sd_notify(0, ("READY=1\nSTATUS=" + std::to_string(cfg_.jails.size()) + " jails, " +
                 std::to_string(bans_->active().size()) + " bans")
                    .c_str());

@@ -14,6 +14,7 @@
 
 #include "bpf/ban_sink.h"
 #include "bpf/blocklist.h"
+#include "bpf/flood.h"
 #include "core/ban_manager.h"
 #include "daemon/config.h"
 #include "daemon/jail.h"
@@ -35,7 +36,10 @@ struct DaemonFlags {
 struct LoadedConfig {
   DaemonConfig daemon;
   std::vector<std::unique_ptr<Jail>> jails;  // enabled ones
+  std::vector<JailSettings> floods;          // enabled flood jails (rule id = index + 1)
   std::vector<std::string> disabled;
+  // The settings of an enabled jail of either kind, or nullptr.
+  const JailSettings* find(const std::string& name) const;
 };
 Result<LoadedConfig> load_config(const std::string& path);
 
@@ -69,6 +73,10 @@ class Daemon {
   int journal_timeout_ms() const;
   void on_line(const std::string& path, std::string_view line);
   void ban(Jail& jail, const BanRequest& req);
+  // A ban by a jail (log or flood), logged and announced; false when it failed.
+  bool ban(const std::string& jail, const Cidr& target, int failures, uint8_t flags);
+  Status configure_flood();
+  void on_flood(const FloodReport& r);
   void tick();
   // Calls on_readable whenever fd is readable, from the event loop.
   Status watch(int fd, std::function<void()> on_readable);
@@ -89,6 +97,7 @@ class Daemon {
   LoadedConfig cfg_;
   std::unique_ptr<Blocklist> blocklist_;
   std::unique_ptr<BpfBanSink> sink_;
+  std::unique_ptr<FloodGuard> flood_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<BanWriteQueue> writes_;  // BanManager's store: ban rows, written behind
   std::unique_ptr<BanManager> bans_;

@@ -163,5 +163,72 @@ TEST(ShippedConfig, LoadsAndEveryReadyJailIsAuto) {
   EXPECT_EQ(by_name["sshd"].maxretry, 5);
 }
 
+TEST(FloodJail, OptionsParsedWithDefaults) {
+  auto j = jails_from(
+      "[sip-flood]\nenabled = true\nflood.ports = udp/5060 tcp/5060-5061\nflood.rate = 3000/m\n"
+      "[smtp]\nenabled = true\nflood.ports = tcp/25\nflood.rate = 2.5\nflood.burst = 10\nflood.drops = 40\n"
+      "banprefix4 = 24\n");
+  ASSERT_TRUE(j) << j.error().message;
+  ASSERT_EQ(j->size(), 2u);
+  const auto& sip = (*j)[0];
+  ASSERT_TRUE(sip.flood.has_value());
+  EXPECT_EQ(sip.flood->ports.size(), 3u);
+  EXPECT_DOUBLE_EQ(sip.flood->rate, 50);
+  EXPECT_EQ(sip.flood->burst, 50u) << "default burst: a second's worth";
+  EXPECT_EQ(sip.flood->drops, 50u) << "default drops: the burst";
+  EXPECT_TRUE(sip.logpath.empty()) << "a flood jail needs no logpath";
+  const auto& smtp = (*j)[1];
+  EXPECT_DOUBLE_EQ(smtp.flood->rate, 2.5);
+  EXPECT_EQ(smtp.flood->burst, 10u);
+  EXPECT_EQ(smtp.flood->drops, 40u);
+  EXPECT_EQ(smtp.banprefix4, 24);
+}
+
+TEST(FloodJail, BadValuesNameFileAndLine) {
+  struct Bad {
+    const char* conf;
+    const char* want;
+  } cases[] = {
+      {"[f]\nenabled = true\nflood.ports = sctp/5060\nflood.rate = 5\n",
+       "jail.conf:3: [f] flood.ports: 'sctp/5060'"},
+      {"[f]\nenabled = true\nflood.ports = udp/70000\nflood.rate = 5\n",
+       "flood.ports: 'udp/70000' is not a port"},
+      {"[f]\nenabled = true\nflood.ports = udp/5060\n", "a flood jail needs flood.rate"},
+      {"[f]\nenabled = true\nflood.ports = udp/5060\nflood.rate = fast\n",
+       "jail.conf:4: [f] flood.rate: 'fast' is not a rate"},
+      {"[f]\nenabled = true\nflood.ports = udp/5060\nflood.rate = 5/fortnight\n", "is not a rate"},
+      {"[f]\nenabled = true\nflood.ports = udp/5060\nflood.rate = 5\nflood.burst = 0\n",
+       "jail.conf:5: [f] flood.burst"},
+      {"[f]\nenabled = true\nlogpath = /x\nflood.rate = 5\n",
+       "only a flood jail (one with flood.ports) takes it"},
+  };
+  for (const auto& c : cases) {
+    auto j = jails_from(c.conf);
+    ASSERT_FALSE(j) << c.conf;
+    EXPECT_NE(j.error().message.find(c.want), std::string::npos) << j.error().message;
+  }
+}
+
+TEST(FloodJail, EnabledAutoLooksForAListener) {
+  TempDir d;
+  auto table = [&](const char* name, const std::string& rows) {
+    std::ofstream(d / name) << "  sl  local_address rem_address   st tx_queue rx_queue\n" << rows;
+  };
+  // 13C4 = 5060; 0019 = 25. TCP: only state 0A (listening) counts.
+  table("udp", "   0: 00000000:13C4 00000000:0000 07 00000000:00000000\n");
+  table("udp6", "");
+  table("tcp", "   0: 0100007F:0019 0100007F:9C40 01 00000000:00000000\n");
+  table("tcp6", "");
+  FloodSettings f;
+  f.ports = *parse_flood_ports("udp/5060");
+  std::string why;
+  EXPECT_TRUE(ports_listening(f, &why, d / ""));
+  EXPECT_EQ(why, "something listens on udp/5060");
+  f.ports = *parse_flood_ports("tcp/25");
+  EXPECT_FALSE(ports_listening(f, &why, d / "")) << "an established connection is not a listener";
+  table("tcp6", "   0: 00000000000000000000000000000000:0019 00000000000000000000000000000000:0000 0A 0\n");
+  EXPECT_TRUE(ports_listening(f, &why, d / ""));
+}
+
 }  // namespace
 }  // namespace xdpban

@@ -23,7 +23,7 @@ const std::set<std::string> kJailOptions = {"enabled",         "filter",        
                                             "bantime.maxtime", "bantime.rndtime", "bantime.overalljails",
                                             "ignoreip",        "ignoreself",      "usedns",
                                             "logencoding",     "banprefix4",      "banprefix6",
-                                            "maxtracked"};
+                                            "maxtracked",      "ban_command",     "unban_command"};
 
 // fail2ban options that configure its firewall actions, mail and other
 // machinery xdpban replaces: accepted so existing jail files load, not used.
@@ -211,10 +211,13 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSourc
       auto a = parse_cidrs(v);
       if (!a) return bad(a.error());
       c.allow = *a;
-    } else {
+    } else if (auto ops = parse_ops_option(key, val, &c.ops); !ops) {
+      return ops.error();
+    } else if (!*ops) {
       return invalid(val.where + ": unknown option '" + key + "'");
     }
   }
+  if (auto st = check_ops(c); !st) return st.error();
   return c;
 }
 
@@ -426,6 +429,16 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
           e != "iso-8859-1")
         return fail("logencoding",
                     invalid("'" + j.logencoding + "' is not supported (auto, utf-8, latin-1)"));
+    }
+    for (auto [name, dest] :
+         {std::pair<const char*, std::optional<CommandTemplate>*>{"ban_command", &j.ban_command},
+          {"unban_command", &j.unban_command}}) {
+      auto text = get(name);
+      if (!text) return text.error();
+      if (!*text) continue;
+      auto t = parse_jail_command(**text);
+      if (!t) return fail(name, t.error());
+      *dest = std::move(*t);
     }
 #undef XDPBAN_TRY
     if ((j.enabled || j.enabled_auto) && j.backend != JailSettings::Backend::kSystemd && j.logpath.empty())

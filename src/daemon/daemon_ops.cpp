@@ -3,6 +3,7 @@
 // (ban_command / unban_command), periodic reports and the metrics endpoint.
 // Kept out of daemon.cpp so they hook in with a call each.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -12,6 +13,7 @@
 #include "daemon/reports.h"
 #include "io/command_runner.h"
 #include "io/http_endpoint.h"
+#include "io/spawn.h"
 
 #ifndef XDPBAN_VERSION
 #define XDPBAN_VERSION "unknown"
@@ -95,10 +97,32 @@ void log_result(const CommandResult& r, const CommandLimits& limits) {
   }
 }
 
+// A command whose program is not there fails at every ban: say so at start.
+void warn_missing_programs(const LoadedConfig& cfg) {
+  auto check = [](const std::string& who, const CommandTemplate& t) {
+    if (t.empty()) return;
+    auto argv = t.expand({});
+    if (auto p = resolve_program(argv[0]); !p)
+      spdlog::warn("{}: {}: {}", who, t.text(), p.error().message);
+    else if (::access(p->c_str(), X_OK) != 0)
+      spdlog::warn("{}: {} is not an executable file: the command will fail", who, *p);
+  };
+  const OpsConfig& o = cfg.daemon.ops;
+  check("ban_command", o.ban_command);
+  check("unban_command", o.unban_command);
+  if (o.report_interval > 0) check("report_command", o.report_command);
+  for (const auto& j : cfg.jails) {
+    const auto& s = j->settings();
+    if (s.ban_command) check("[" + s.name + "] ban_command", *s.ban_command);
+    if (s.unban_command) check("[" + s.name + "] unban_command", *s.unban_command);
+  }
+}
+
 }  // namespace
 
 Status Daemon::start_ops() {
   started_at_ = unix_now();
+  warn_missing_programs(cfg_);
   if (store_->upgraded_from() > 0 && store_->upgraded_from() < StateStore::kSchemaVersion)
     spdlog::info("{}: upgraded from schema version {} to {} (event log for reports)", cfg_.daemon.database,
                  store_->upgraded_from(), StateStore::kSchemaVersion);
@@ -178,6 +202,7 @@ void Daemon::start_metrics() {
 void Daemon::reload_ops() {
   ++reloads_;
   if (!runner_) return;
+  warn_missing_programs(cfg_);
   runner_->set_limits(limits_of(cfg_.daemon.ops));
   reporter_->configure();
   start_metrics();

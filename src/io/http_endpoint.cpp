@@ -54,10 +54,10 @@ struct HttpEndpointAccess {
       last_error.pop_back();
   }
 
-  static MHD_Result reply(MHD_Connection* c, unsigned code, const std::string& body, const char* type,
-                          bool head) {
-    MHD_Response* r = MHD_create_response_from_buffer(head ? 0 : body.size(), const_cast<char*>(body.data()),
-                                                      MHD_RESPMEM_MUST_COPY);
+  // (For HEAD, MHD sends the headers only, with the body's Content-Length.)
+  static MHD_Result reply(MHD_Connection* c, unsigned code, const std::string& body, const char* type) {
+    MHD_Response* r =
+        MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (code == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
@@ -82,13 +82,12 @@ struct HttpEndpointAccess {
     }
     bool head = std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (!head && std::strcmp(method, MHD_HTTP_METHOD_GET) != 0)
-      return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n", "text/plain", false);
+      return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n", "text/plain");
     ++self->requests_;
-    if (std::strcmp(url, "/metrics") == 0)
-      return reply(c, MHD_HTTP_OK, self->render_(), kPromContentType, head);
+    if (std::strcmp(url, "/metrics") == 0) return reply(c, MHD_HTTP_OK, self->render_(), kPromContentType);
     if (std::strcmp(url, "/") == 0)
-      return reply(c, MHD_HTTP_OK, "xdpband: Prometheus metrics are at /metrics\n", "text/plain", head);
-    return reply(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n", "text/plain", head);
+      return reply(c, MHD_HTTP_OK, "xdpband: Prometheus metrics are at /metrics\n", "text/plain");
+    return reply(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n", "text/plain");
   }
 };
 thread_local std::string HttpEndpointAccess::last_error;

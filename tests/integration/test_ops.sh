@@ -25,9 +25,10 @@ PD=/sys/fs/bpf/xdpban-ot-$$
 SOCK=$T/xdpban.sock
 MARK=/tmp/xdpban-ops-pwned-$$
 PORT=9468
-DPID=
+DPID= SMTPPID=
 cleanup() {
   [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+  [ -n "$SMTPPID" ] && kill -9 "$SMTPPID" 2>/dev/null
   # Commands the daemon started run in their own process groups.
   for g in $(grep -o 'started pid [0-9]*' "$T/daemon.log" 2>/dev/null | awk '{print $3}'); do
     kill -9 -- "-$g" 2>/dev/null
@@ -232,6 +233,8 @@ PY
 ok "metrics: $(wc -l <"$T/metrics.txt") lines in the exposition format, values as expected"
 [ "$(scrape -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nothing")" = 404 ] || fail "unknown path not 404"
 [ "$(scrape -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/metrics")" = 405 ] || fail "POST not 405"
+[ "$(scrape -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$PORT/metrics")" = 200 ] || fail "HEAD not 200"
+scrape -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$PORT/metrics" >"$T/scrape.time"
 # Scrapes at once (8: the per-client connection limit) do not stop bans: the
 # server runs in the daemon's loop and never blocks it.
 pids=()
@@ -240,7 +243,7 @@ for _ in 1 2 3; do fail_line 10.213.0.78 >>"$T/auth.log"; done
 ms=$(wait_ban 10.213.0.78)
 for p in "${pids[@]}"; do wait "$p" || fail "parallel scrape failed"; done
 for i in $(seq 8); do grep -q '^xdpban_build_info' "$T/par.$i" || fail "parallel scrape $i incomplete"; done
-ok "404 and 405 answered; a ban during 8 parallel scrapes took $ms ms"
+ok "HEAD 200, 404 and 405 answered; one scrape $(cat "$T/scrape.time") s; a ban during 8 parallel scrapes took $ms ms"
 
 # --- the periodic report -----------------------------------------------------------
 for _ in $(seq 120); do [ -e "$T/reports/report.0" ] && break; sleep 0.1; done
@@ -253,9 +256,37 @@ assert m["From"] == "xdpban <xdpban@example.org>", m["From"]
 assert m["Subject"].startswith("xdpban on "), m["Subject"]
 assert m["Date"], "no Date"
 body = m.get_payload()
-assert "sshd" in body and "slow" in body, body
+assert "sshd" in body and "Top offenders:" in body, body  # the first ban was within 4 s of the start
 PY
 ok "report mail arrived on report_command's stdin: $(grep '^Subject:' "$T/reports/report.0")"
+
+# --- the documented recipe: the report handed to an MTA over SMTP by curl ---------------
+cat >"$T/smtp.py" <<'PY'
+import asyncore, os, sys, warnings
+warnings.simplefilter("ignore")
+import smtpd
+d = sys.argv[1]
+class Sink(smtpd.SMTPServer):
+    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
+        n = len(os.listdir(d))
+        with open(os.path.join(d, "mail.%d" % n), "wb") as f:
+            f.write(b"X-Envelope: %s %s\n" % (mailfrom.encode(), ",".join(rcpttos).encode()) + data)
+Sink(("127.0.0.1", 2525), None, decode_data=False)
+asyncore.loop(timeout=0.2)
+PY
+mkdir "$T/smtp"
+# nsenter execs python (no fork), so $! is the server itself.
+nsenter --net="/run/netns/$VNS" python3 "$T/smtp.py" "$T/smtp" >"$T/smtp.log" 2>&1 &
+SMTPPID=$!
+sed -i "s|^report_command = .*|report_command = /usr/bin/curl -sS --url smtp://127.0.0.1:2525 --mail-from xdpban@example.org --mail-rcpt root@example.org -T -|" "$T/xdpban.conf"
+sleep 0.5
+ctl "$SOCK" '{"cmd":"reload"}' | grep -q '"ok":true' || fail "reload"
+for _ in $(seq 120); do [ -e "$T/smtp/mail.0" ] && break; sleep 0.1; done
+[ -e "$T/smtp/mail.0" ] || { grep -i "report" "$T/daemon.log" | tail -5; fail "no mail through curl smtp://"; }
+head -1 "$T/smtp/mail.0" | grep -q "X-Envelope: xdpban@example.org root@example.org" || fail "envelope: $(head -3 "$T/smtp/mail.0")"
+grep -q "^Subject: xdpban on " "$T/smtp/mail.0" || fail "mail via SMTP: $(cat "$T/smtp/mail.0")"
+ok "report_command = curl smtp://...: the report arrived as a mail at the SMTP server"
+kill "$SMTPPID"; wait "$SMTPPID" 2>/dev/null; SMTPPID=
 
 # --- unban runs unban_command; then the report command on the database -------------------
 xbs unban 10.213.0.2 >/dev/null || fail "unban"

@@ -21,7 +21,8 @@ set(XDPBAN_CONF_FILES
     jail.d/postfix-sasl.conf
     jail.d/dovecot.conf
     jail.d/asterisk.conf
-    jail.d/recidive.conf)
+    jail.d/recidive.conf
+    jail.d/sip-flood.conf)
 set(XDPBAN_FILTERS sshd postfix-sasl dovecot asterisk recidive)
 set(XDPBAN_MAN_PAGES xdpband.8 xdpban.8 xdpban.conf.5)
 

@@ -29,7 +29,7 @@ if [ "${1:-}" = --run ]; then
   ninja -C "$top/build-release" xdpban xdpband
   install -d -m 0755 /etc/xdpban /etc/xdpban/jail.d /etc/xdpban/filter.d
   for f in xdpban.conf jail.conf jail.d/sshd.conf jail.d/postfix-sasl.conf jail.d/dovecot.conf \
-           jail.d/asterisk.conf jail.d/recidive.conf; do
+           jail.d/asterisk.conf jail.d/recidive.conf jail.d/sip-flood.conf; do
     [ -e "/etc/xdpban/$f" ] || install -m 0644 "$top/deploy/etc/xdpban/$f" "/etc/xdpban/$f"
   done
   for f in "$top"/deploy/filter.d/*.conf; do

@@ -5,6 +5,7 @@
 #include "bpf/datapath.h"
 #include "cli/commands.h"
 #include "cli/import.h"
+#include "cli/report.h"
 #include "cli/test_filter.h"
 #include "xdpban/abi.h"
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   add_datapath_commands(app, g);
   add_import_command(app, g);
   add_test_filter_command(app);
+  add_report_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -26,7 +26,8 @@ const std::set<std::string> kJailOptions = {"enabled",         "filter",        
                                             "ignoreip",        "ignoreself",      "usedns",
                                             "logencoding",     "banprefix4",      "banprefix6",
                                             "maxtracked",      "flood.ports",     "flood.rate",
-                                            "flood.burst",     "flood.drops"};
+                                            "flood.burst",     "flood.drops",     "ban_command",
+                                            "unban_command"};
 
 // fail2ban options that configure its firewall actions, mail and other
 // machinery xdpban replaces: accepted so existing jail files load, not used.
@@ -240,10 +241,13 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSourc
       auto a = parse_cidrs(v);
       if (!a) return bad(a.error());
       c.allow = *a;
-    } else {
+    } else if (auto ops = parse_ops_option(key, val, &c.ops); !ops) {
+      return ops.error();
+    } else if (!*ops) {
       return invalid(val.where + ": unknown option '" + key + "'");
     }
   }
+  if (auto st = check_ops(c); !st) return st.error();
   return c;
 }
 
@@ -486,6 +490,16 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
         XDPBAN_TRY(opt_str(name, &v));
         if (!v.empty()) return fail(name, invalid("only a flood jail (one with flood.ports) takes it"));
       }
+    }
+    for (auto [name, dest] :
+         {std::pair<const char*, std::optional<CommandTemplate>*>{"ban_command", &j.ban_command},
+          {"unban_command", &j.unban_command}}) {
+      auto text = get(name);
+      if (!text) return text.error();
+      if (!*text) continue;
+      auto t = parse_jail_command(**text);
+      if (!t) return fail(name, t.error());
+      *dest = std::move(*t);
     }
 #undef XDPBAN_TRY
     if (j.enabled || j.enabled_auto)

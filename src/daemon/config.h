@@ -12,11 +12,29 @@
 #include "bpf/flood.h"
 #include "core/ban_manager.h"
 #include "core/cidr.h"
+#include "core/command_template.h"
 #include "core/filter_config.h"
 #include "core/ini.h"
 #include "core/result.h"
 
 namespace xdpban {
+
+// Actions, reports and metrics (xdpban.conf; see xdpban.conf(5)). Parsed by
+// config_ops.cpp.
+struct OpsConfig {
+  // Defaults for every jail (a jail's own ban_command/unban_command wins),
+  // and the only ones for bans of no configured jail (manual, flood, import).
+  CommandTemplate ban_command, unban_command;
+  int64_t command_timeout = 30;  // seconds, then the command's process group is killed
+  size_t command_max_running = 4;
+  size_t command_max_queued = 1000;            // beyond: dropped with a warning, never waited for
+  int64_t report_interval = 0;                 // seconds between reports; 0 = off
+  CommandTemplate report_command;              // the report on its stdin
+  std::string report_mailto, report_mailfrom;  // mailto set: mail headers first
+  size_t report_top = 10;
+  int64_t reportretention = 30 * 86400;  // the event log behind reports
+  std::string metrics;                   // "ADDRESS:PORT" of the HTTP endpoint; "" = off
+};
 
 struct DaemonConfig {
   std::string path;                     // the xdpban.conf this came from ("" = defaults)
@@ -33,6 +51,7 @@ struct DaemonConfig {
   int64_t dbpurgeage = 86400;
   bool detach_on_exit = false;
   std::vector<Cidr> allow;  // always-allowed networks, written to the allow maps
+  OpsConfig ops;
 
   static Result<DaemonConfig> load(const std::string& path, const FileSource& files);
 };
@@ -76,7 +95,17 @@ struct JailSettings {
   int banprefix6 = 128;
   size_t maxtracked = 100000;          // failing addresses tracked at once (memory bound)
   std::optional<FloodSettings> flood;  // set: a flood jail (filter and logs unused)
+  // Run on a ban / an unban of this jail; unset: xdpban.conf's; set empty: none.
+  std::optional<CommandTemplate> ban_command, unban_command;
 };
+
+// xdpban.conf's option `key` if it is one of OpsConfig's: false when it is not
+// (config.cpp goes on), an error naming val.where when its value is bad.
+Result<bool> parse_ops_option(const std::string& key, const IniValue& val, OpsConfig* ops);
+// Cross-option checks once every option is read (report needs report_command).
+Status check_ops(const DaemonConfig& c);
+// A jail's ban_command / unban_command, parsed with the ban placeholders.
+Result<CommandTemplate> parse_jail_command(const std::string& text);
 
 // Every [jail] section of the jail configuration in `dir` (enabled or not).
 Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileSource& files);

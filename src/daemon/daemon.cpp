@@ -20,6 +20,10 @@
 #include "bpf/datapath.h"
 #include "core/ban_guard.h"
 #include "core/duration.h"
+#include "daemon/actions.h"
+#include "daemon/metrics.h"
+#include "daemon/reports.h"
+#include "io/http_endpoint.h"
 #include "io/local_addresses.h"
 
 namespace xdpban {
@@ -259,6 +263,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
             }},
            {d->control_->listen_fd(), on_client}})
     if (auto st = d->watch(fd, fn); !st) return st.error();
+  if (auto st = d->start_ops(); !st) return st.error();
   return d;
 }
 
@@ -640,7 +645,10 @@ void Daemon::tick() {
   save_positions();
   if (ticks_ % 60 == 0)
     for (const auto& j : cfg_.jails) j->tracker().expire(now);
-  if (ticks_ % 3600 == 1) (void)store_->purge_history(now, cfg_.daemon.dbpurgeage);
+  if (ticks_ % 3600 == 1) {
+    (void)store_->purge_history(now, cfg_.daemon.dbpurgeage);
+    (void)store_->purge_events(now - cfg_.daemon.ops.reportretention);
+  }
 }
 
 Status Daemon::reload() {
@@ -653,6 +661,7 @@ Status Daemon::reload() {
   fresh->daemon.database = cfg_.daemon.database;
   fresh->daemon.socket = cfg_.daemon.socket;
   cfg_ = std::move(*fresh);
+  reload_ops();
   local_addrs_ = local_addresses();
   for (const auto& j : cfg_.jails) bans_->set_policy(j->settings().name, j->settings().bantime);
   for (const auto& f : cfg_.floods) bans_->set_policy(f.name, f.bantime);

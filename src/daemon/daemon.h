@@ -27,6 +27,12 @@
 
 namespace xdpban {
 
+class CommandRunner;
+class Actions;
+class Reporter;
+class HttpEndpoint;
+struct MetricsCounters;
+
 struct DaemonFlags {
   std::string config = "/etc/xdpban/xdpban.conf";
   bool detach_on_exit = false;
@@ -92,6 +98,11 @@ class Daemon {
   nlohmann::json handle(const nlohmann::json& req);
   nlohmann::json import(const nlohmann::json& req);
   nlohmann::json status_json(const std::string& jail);
+  // Actions, reports, metrics and the event log (daemon_ops.cpp).
+  Status start_ops();
+  void reload_ops();
+  void start_metrics();
+  std::string metrics_text();
 
   DaemonFlags flags_;
   LoadedConfig cfg_;
@@ -115,6 +126,14 @@ class Daemon {
   uint64_t ticks_ = 0;
   bool stop_ = false;
   bool pending_ = false;  // the tailer has unread data (it stopped at its budget)
+  // Last, so they go first: they unwatch their fds and use the store and maps.
+  int64_t started_at_ = 0;
+  uint64_t reloads_ = 0;
+  std::unique_ptr<CommandRunner> runner_;
+  std::unique_ptr<Actions> actions_;
+  std::unique_ptr<Reporter> reporter_;
+  std::unique_ptr<MetricsCounters> metrics_counters_;
+  std::unique_ptr<HttpEndpoint> metrics_http_;
 };
 
 }  // namespace xdpban

@@ -1,9 +1,10 @@
 #include "io/state_store.h"
 
+#include <cstdlib>
+
 namespace xdpban {
 
 namespace {
-constexpr int kSchemaVersion = 1;
 
 // Resets and clears a cached statement when it leaves scope.
 class Stmt {
@@ -55,17 +56,66 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path) {
       "CREATE TABLE IF NOT EXISTS journal_cursors(source TEXT PRIMARY KEY, cursor TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS allow(cidr TEXT PRIMARY KEY);");
   if (!s) return s.error().wrap(path);
-  // The schema version guards against a future, incompatible layout.
-  Stmt q(st->prepare("SELECT value FROM meta WHERE key='schema'"));
-  if (!q) return st->sql_error(path);
-  if (sqlite3_step(q.get()) == SQLITE_ROW) {
-    int v = std::stoi(col_text(q.get(), 0));
-    if (v > kSchemaVersion)
-      return make_error(EPROTO, path + " has schema version " + std::to_string(v) +
-                                    ", newer than this xdpban (" + std::to_string(kSchemaVersion) + ")");
-  } else if (auto w = st->exec("INSERT INTO meta(key, value) VALUES('schema', '1')"); !w) {
-    return w.error().wrap(path);
+  // The schema version guards against a future, incompatible layout; older
+  // ones are upgraded here, in one transaction each step.
+  int version = 0;
+  {
+    Stmt q(st->prepare("SELECT value FROM meta WHERE key='schema'"));
+    if (!q) return st->sql_error(path);
+    if (sqlite3_step(q.get()) == SQLITE_ROW) version = std::atoi(col_text(q.get(), 0).c_str());
   }
+  if (version > kSchemaVersion)
+    return make_error(EPROTO, path + " has schema version " + std::to_string(version) +
+                                  ", newer than this xdpban (" + std::to_string(kSchemaVersion) + ")");
+  if (version == 0) {
+    // A new database: the tables above are schema 1's; upgrade from there.
+    if (auto w = st->exec("INSERT INTO meta(key, value) VALUES('schema', '1')"); !w)
+      return w.error().wrap(path);
+  }
+  if (version < kSchemaVersion) {
+    if (auto m = st->migrate(version == 0 ? 1 : version); !m) return m.error().wrap(path);
+  }
+  st->upgraded_from_ = version;
+  return st;
+}
+
+Status StateStore::migrate(int from) {
+  if (auto b = exec("BEGIN IMMEDIATE"); !b) return b;
+  Status st;
+  if (from < 2)
+    // 2: the event log behind reports (xdpban report, report = daily).
+    st = exec(
+        "CREATE TABLE IF NOT EXISTS ban_events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, jail TEXT NOT NULL, cidr TEXT NOT NULL, duration INTEGER NOT NULL,"
+        " failures INTEGER NOT NULL, count INTEGER NOT NULL, flags INTEGER NOT NULL,"
+        " reason TEXT NOT NULL DEFAULT '');"
+        "CREATE INDEX IF NOT EXISTS ban_events_time ON ban_events(time);");
+  if (st) st = exec("UPDATE meta SET value='2' WHERE key='schema'");
+  if (!st) {
+    (void)exec("ROLLBACK");
+    return st.error().wrap("upgrading the schema from version " + std::to_string(from));
+  }
+  return exec("COMMIT");
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::open_readonly(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return make_error(ENOENT, "cannot open database " + path + ": " + msg);
+  }
+  std::unique_ptr<StateStore> st(new StateStore(db));
+  sqlite3_busy_timeout(db, 2000);
+  Stmt q(st->prepare("SELECT value FROM meta WHERE key='schema'"));
+  if (!q) return make_error(EPROTO, path + " is not an xdpban database: " + sqlite3_errmsg(db));
+  int version = sqlite3_step(q.get()) == SQLITE_ROW ? std::atoi(col_text(q.get(), 0).c_str()) : 0;
+  if (version > kSchemaVersion)
+    return make_error(EPROTO, path + " has schema version " + std::to_string(version) +
+                                  ", newer than this xdpban (" + std::to_string(kSchemaVersion) + ")");
+  if (version < 2)
+    return make_error(EPROTO, path + " has schema version " + std::to_string(version) +
+                                  ", which has no event log yet; xdpband upgrades it when it next starts");
   return st;
 }
 
@@ -175,6 +225,92 @@ Status StateStore::purge_history(int64_t now, int64_t age_s) {
   return {};
 }
 
+Status StateStore::add_event(const EventRecord& e) {
+  Stmt s(
+      prepare("INSERT INTO ban_events(time, kind, jail, cidr, duration, failures, count, flags, reason) "
+              "VALUES(?,?,?,?,?,?,?,?,?)"));
+  if (!s) return sql_error("recording an event");
+  sqlite3_bind_int64(s.get(), 1, e.time);
+  bind_text(s.get(), 2, event_kind_name(e.kind));
+  bind_text(s.get(), 3, e.jail);
+  bind_text(s.get(), 4, e.cidr.str());
+  sqlite3_bind_int64(s.get(), 5, e.duration);
+  sqlite3_bind_int(s.get(), 6, e.failures);
+  sqlite3_bind_int(s.get(), 7, e.count);
+  sqlite3_bind_int(s.get(), 8, e.flags);
+  bind_text(s.get(), 9, e.reason);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("recording an event for " + e.cidr.str());
+  return {};
+}
+
+Status StateStore::for_each_event(int64_t since, int64_t until,
+                                  const std::function<void(const EventRecord&)>& fn) {
+  Stmt s(
+      prepare("SELECT time, kind, jail, cidr, duration, failures, count, flags, reason FROM ban_events"
+              " WHERE time >= ? AND time < ? ORDER BY time, id"));
+  if (!s) return sql_error("reading events");
+  sqlite3_bind_int64(s.get(), 1, since);
+  sqlite3_bind_int64(s.get(), 2, until);
+  int rc;
+  EventRecord e;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    auto c = Cidr::parse(col_text(s.get(), 3));
+    std::string kind = col_text(s.get(), 1);
+    if (!c) continue;  // damage: skip the row
+    e.time = sqlite3_column_int64(s.get(), 0);
+    e.kind = kind == "unban"     ? EventRecord::kUnban
+             : kind == "prolong" ? EventRecord::kProlong
+                                 : EventRecord::kBan;
+    e.jail = col_text(s.get(), 2);
+    e.cidr = *c;
+    e.duration = sqlite3_column_int64(s.get(), 4);
+    e.failures = sqlite3_column_int(s.get(), 5);
+    e.count = sqlite3_column_int(s.get(), 6);
+    e.flags = static_cast<uint8_t>(sqlite3_column_int(s.get(), 7));
+    e.reason = col_text(s.get(), 8);
+    fn(e);
+  }
+  if (rc != SQLITE_DONE) return sql_error("reading events");
+  return {};
+}
+
+Result<Report> StateStore::report(int64_t since, int64_t until, size_t top) {
+  ReportBuilder b(since, until, top);
+  if (auto st = for_each_event(since, until, [&](const EventRecord& e) { b.add(e); }); !st) return st.error();
+  Report r = b.build();
+  Stmt s(prepare("SELECT COUNT(*) FROM bans WHERE expiry = 0 OR expiry > ?"));
+  if (!s) return sql_error("counting bans");
+  sqlite3_bind_int64(s.get(), 1, until);
+  if (sqlite3_step(s.get()) == SQLITE_ROW)
+    r.active_bans = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0));
+  return r;
+}
+
+Status StateStore::purge_events(int64_t before) {
+  Stmt s(prepare("DELETE FROM ban_events WHERE time < ?"));
+  if (!s) return sql_error("purging events");
+  sqlite3_bind_int64(s.get(), 1, before);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("purging events");
+  return {};
+}
+
+Status StateStore::save_meta(const std::string& key, const std::string& value) {
+  Stmt s(prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)"));
+  if (!s) return sql_error("saving " + key);
+  bind_text(s.get(), 1, key);
+  bind_text(s.get(), 2, value);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving " + key);
+  return {};
+}
+
+Result<std::optional<std::string>> StateStore::load_meta(const std::string& key) {
+  Stmt s(prepare("SELECT value FROM meta WHERE key=?"));
+  if (!s) return sql_error("loading " + key);
+  bind_text(s.get(), 1, key);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::optional<std::string>{};
+  return std::optional<std::string>{col_text(s.get(), 0)};
+}
+
 Status StateStore::save_position(const std::string& path, const FilePosition& p) {
   Stmt s(prepare("INSERT OR REPLACE INTO file_positions(path, inode, offset, first_hash) VALUES(?,?,?,?)"));
   if (!s) return sql_error("saving a file position");
@@ -245,23 +381,6 @@ Result<std::vector<Cidr>> StateStore::load_allow() {
     if (auto c = Cidr::parse(col_text(s.get(), 0))) out.push_back(*c);
   if (rc != SQLITE_DONE) return sql_error("loading the allow list");
   return out;
-}
-
-Status StateStore::save_meta(const std::string& key, const std::string& value) {
-  Stmt s(prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)"));
-  if (!s) return sql_error("saving " + key);
-  bind_text(s.get(), 1, key);
-  bind_text(s.get(), 2, value);
-  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving " + key);
-  return {};
-}
-
-Result<std::optional<std::string>> StateStore::load_meta(const std::string& key) {
-  Stmt s(prepare("SELECT value FROM meta WHERE key=?"));
-  if (!s) return sql_error("loading " + key);
-  bind_text(s.get(), 1, key);
-  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::optional<std::string>{};
-  return std::optional<std::string>{col_text(s.get(), 0)};
 }
 
 }  // namespace xdpban

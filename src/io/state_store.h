@@ -1,12 +1,15 @@
 // state_store.h - the daemon's memory across restarts and reboots, in SQLite:
-// active bans, ban history (for bantime.increment), the allow list, log file
-// positions and journal cursors. Implements BanStore. Does not decide anything; the schema
-// is versioned in the meta table.
+// active bans, ban history (for bantime.increment), the event log (every ban,
+// prolong and unban, for reports), the allow list, log file positions and
+// journal cursors. Implements BanStore. Does not decide anything; the schema is
+// versioned in the meta table and older databases are upgraded in place when
+// opened.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "core/ban_manager.h"
+#include "core/report.h"
 
 namespace xdpban {
 
@@ -25,7 +29,14 @@ struct FilePosition {
 
 class StateStore : public BanStore {
  public:
+  static constexpr int kSchemaVersion = 2;  // 2: ban_events
+  // Opens (creating or upgrading) the database for writing.
   static Result<std::unique_ptr<StateStore>> open(const std::string& path);
+  // Opens it for reading only (xdpban report while the daemon writes): never
+  // creates or upgrades; a database without an event log is an error.
+  static Result<std::unique_ptr<StateStore>> open_readonly(const std::string& path);
+  // The schema version the database had before open() upgraded it (0: new).
+  int upgraded_from() const { return upgraded_from_; }
   ~StateStore() override;
 
   Status save_ban(const BanRecord& ban) override;
@@ -36,6 +47,15 @@ class StateStore : public BanStore {
   Result<std::map<std::pair<std::string, Cidr>, int>> load_history();
   // Forgets ban history older than now - age_s (fail2ban's dbpurgeage).
   Status purge_history(int64_t now, int64_t age_s);
+
+  // The event log: one row per ban, prolong and unban.
+  Status add_event(const EventRecord& e);
+  // Events with since <= time < until, oldest first.
+  Status for_each_event(int64_t since, int64_t until, const std::function<void(const EventRecord&)>& fn);
+  // The report of [since, until) from the events, with the bans in force at `until`.
+  Result<Report> report(int64_t since, int64_t until, size_t top);
+  // Forgets events older than `before` (reportretention).
+  Status purge_events(int64_t before);
 
   Status save_position(const std::string& path, const FilePosition& pos);
   Result<std::optional<FilePosition>> load_position(const std::string& path);
@@ -48,7 +68,8 @@ class StateStore : public BanStore {
   Status set_allow(const std::vector<Cidr>& allow);
   Result<std::vector<Cidr>> load_allow();
 
-  // Small named values of the daemon's own (the meta table; "schema" is taken).
+  // Small named values of the daemon's own in the meta table ("schema" is
+  // taken): the maps' instance, the last report's time and counters.
   Status save_meta(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> load_meta(const std::string& key);
 
@@ -58,11 +79,13 @@ class StateStore : public BanStore {
 
  private:
   explicit StateStore(sqlite3* db) : db_(db) {}
+  Status migrate(int from);
   Status exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql);
   Error sql_error(const std::string& what) const;
 
   sqlite3* db_;
+  int upgraded_from_ = kSchemaVersion;
   std::map<const char*, sqlite3_stmt*> stmts_;  // cached, keyed by the SQL literal
 };
 

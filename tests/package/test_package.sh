@@ -35,7 +35,7 @@ field() { dpkg-deb -f "$DEB" "$1"; }
 deps=$(field Depends)
 # shlibdeps: every library the binaries link, with a version from its symbols file.
 names=$(echo "$deps" | tr ',' '\n' | awk '{print $1}')
-for lib in libbpf1 libxdp1 libpcre2-8-0 libsqlite3-0 libsystemd0 libc6 libstdc++6; do
+for lib in libbpf1 libxdp1 libpcre2-8-0 libsqlite3-0 libsystemd0 libmicrohttpd12 libc6 libstdc++6; do
   echo "$names" | grep -qxF "$lib" || fail "Depends lacks $lib: $deps"
 done
 ok "Depends: $deps"
@@ -54,6 +54,7 @@ expected_conffiles="/etc/xdpban/xdpban.conf
 /etc/xdpban/jail.d/dovecot.conf
 /etc/xdpban/jail.d/asterisk.conf
 /etc/xdpban/jail.d/recidive.conf
+/etc/xdpban/jail.d/sip-flood.conf
 /etc/xdpban/filter.d/sshd.conf
 /etc/xdpban/filter.d/postfix-sasl.conf
 /etc/xdpban/filter.d/dovecot.conf

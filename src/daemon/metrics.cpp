@@ -1,0 +1,125 @@
+#include "daemon/metrics.h"
+
+#include "core/prometheus.h"
+
+namespace xdpban {
+
+void MetricsCounters::on_event(const BanEvent& e) {
+  switch (e.kind) {
+    case BanEvent::kBan:
+      ++bans[e.ban.jail];
+      break;
+    case BanEvent::kProlong:
+      ++prolongs[e.ban.jail];
+      break;
+    case BanEvent::kUnban:
+      ++unbans[{e.ban.jail, e.reason.empty() ? "manual" : e.reason}];
+      break;
+  }
+}
+
+std::string render_metrics(const MetricsSnapshot& s) {
+  using T = PromWriter::Type;
+  PromWriter w;
+  w.family("xdpban_build_info", T::kGauge, "xdpban's version (the value is always 1).");
+  w.sample({{"version", s.version}}, uint64_t{1});
+  w.family("xdpban_start_time_seconds", T::kGauge, "When xdpband started, in seconds since the epoch.");
+  w.sample(static_cast<double>(s.start_time));
+  w.family("xdpban_uptime_seconds", T::kGauge, "Seconds since xdpband started.");
+  w.sample(static_cast<double>(s.now - s.start_time));
+  w.family("xdpban_reloads_total", T::kCounter, "Configuration reloads (SIGHUP, xdpban reload) since start.");
+  w.sample(s.reloads);
+
+  uint64_t configured = 0;
+  for (const auto& j : s.jails) configured += j.configured;
+  w.family("xdpban_jails", T::kGauge, "Jails running.");
+  w.sample(configured);
+  w.family("xdpban_bans", T::kGauge, "Bans in force, by jail.");
+  for (const auto& j : s.jails) w.sample({{"jail", j.name}}, j.active);
+  auto by_jail = [&](const char* name, const char* help, const std::map<std::string, uint64_t>* m) {
+    w.family(name, T::kCounter, help);
+    for (const auto& j : s.jails) {
+      uint64_t v = 0;
+      if (m)
+        if (auto it = m->find(j.name); it != m->end()) v = it->second;
+      w.sample({{"jail", j.name}}, v);
+    }
+  };
+  by_jail("xdpban_bans_total", "Bans made since xdpband started, by jail.",
+          s.counters ? &s.counters->bans : nullptr);
+  by_jail("xdpban_prolongs_total", "Bans made longer (a banned address failed again), by jail.",
+          s.counters ? &s.counters->prolongs : nullptr);
+  w.family("xdpban_unbans_total", T::kCounter, "Bans ended since xdpband started, by jail and reason.");
+  for (const auto& j : s.jails)
+    for (const char* reason : {"expired", "manual"}) {
+      uint64_t v = 0;
+      if (s.counters)
+        if (auto it = s.counters->unbans.find({j.name, reason}); it != s.counters->unbans.end())
+          v = it->second;
+      w.sample({{"jail", j.name}, {"reason", reason}}, v);
+    }
+  w.family("xdpban_failures_total", T::kCounter,
+           "Failures (filter matches) seen, by jail; restarts at 0 when the jail is reloaded.");
+  for (const auto& j : s.jails)
+    if (j.configured) w.sample({{"jail", j.name}}, j.failures);
+  w.family("xdpban_failing_addresses", T::kGauge, "Addresses whose failures are being counted, by jail.");
+  for (const auto& j : s.jails)
+    if (j.configured) w.sample({{"jail", j.name}}, j.failing);
+
+  if (s.xdp) {
+    const xdpban_stats& x = *s.xdp;
+    w.family("xdpban_xdp_passed_packets_total", T::kCounter, "Packets the XDP program passed.");
+    w.sample(x.passed);
+    w.family("xdpban_xdp_dropped_packets_total", T::kCounter,
+             "Packets dropped because their source is banned.");
+    w.sample({{"family", "ipv4"}}, x.dropped_v4);
+    w.sample({{"family", "ipv6"}}, x.dropped_v6);
+    w.family("xdpban_xdp_allow_hits_total", T::kCounter,
+             "Packets from banned sources passed by the allow list.");
+    w.sample(x.allow_hits);
+    w.family("xdpban_xdp_expired_hits_total", T::kCounter, "Packets that matched an expired ban (passed).");
+    w.sample(x.expired_hits);
+    w.family("xdpban_xdp_non_ip_packets_total", T::kCounter, "Packets neither IPv4 nor IPv6 (passed).");
+    w.sample(x.non_ip);
+    w.family("xdpban_xdp_malformed_packets_total", T::kCounter,
+             "Packets with truncated or invalid headers (passed).");
+    w.sample(x.malformed);
+    w.family("xdpban_xdp_lookups_total", T::kCounter,
+             "Table lookups after the in-cache prefilter said maybe, by table.");
+    w.sample({{"table", "hosts"}}, x.host_probes);
+    w.sample({{"table", "networks"}}, x.net_probes);
+  }
+  if (s.usage) {
+    const TableUsage& u = *s.usage;
+    w.family("xdpban_map_entries", T::kGauge, "Entries in the ban maps, by table and address family.");
+    w.sample({{"table", "hosts"}, {"family", "ipv4"}}, static_cast<uint64_t>(u.hosts4));
+    w.sample({{"table", "hosts"}, {"family", "ipv6"}}, static_cast<uint64_t>(u.hosts6));
+    w.sample({{"table", "networks"}, {"family", "ipv4"}}, static_cast<uint64_t>(u.nets4));
+    w.sample({{"table", "networks"}, {"family", "ipv6"}}, static_cast<uint64_t>(u.nets6));
+    w.family("xdpban_map_slots", T::kGauge, "Slots of the host tables (their capacity), by address family.");
+    w.sample({{"table", "hosts"}, {"family", "ipv4"}}, static_cast<uint64_t>(u.slots4));
+    w.sample({{"table", "hosts"}, {"family", "ipv6"}}, static_cast<uint64_t>(u.slots6));
+    w.family("xdpban_map_fill_ratio", T::kGauge, "Host table entries / slots, by address family.");
+    w.sample({{"table", "hosts"}, {"family", "ipv4"}}, u.slots4 ? double(u.hosts4) / double(u.slots4) : 0.0);
+    w.sample({{"table", "hosts"}, {"family", "ipv6"}}, u.slots6 ? double(u.hosts6) / double(u.slots6) : 0.0);
+  }
+  w.family("xdpban_interfaces", T::kGauge, "Interfaces the XDP program is attached to by xdpband.");
+  w.sample(static_cast<uint64_t>(s.interfaces));
+
+  w.family("xdpban_commands_total", T::kCounter,
+           "Commands (ban_command, unban_command, report_command) by outcome.");
+  const auto& c = s.commands;
+  for (auto [result, v] : {std::pair<const char*, uint64_t>{"ok", c.succeeded},
+                           {"failed", c.failed},
+                           {"timeout", c.timed_out},
+                           {"spawn_error", c.spawn_failed},
+                           {"dropped", c.dropped}})
+    w.sample({{"result", result}}, v);
+  w.family("xdpban_commands_running", T::kGauge, "Commands running now.");
+  w.sample(static_cast<uint64_t>(s.commands_running));
+  w.family("xdpban_commands_queued", T::kGauge, "Commands waiting for a free slot (command_max_running).");
+  w.sample(static_cast<uint64_t>(s.commands_queued));
+  return w.text();
+}
+
+}  // namespace xdpban

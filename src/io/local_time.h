@@ -1,0 +1,22 @@
+// local_time.h - unix seconds as local time for people (reports, mail): the
+// one place that reads the time zone. Header-only.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+#include <string>
+
+namespace xdpban {
+
+// "2024-05-01 06:00:00 +0200"
+inline std::string local_time_str(int64_t t) {
+  time_t tt = static_cast<time_t>(t);
+  tm lt{};
+  localtime_r(&tt, &lt);
+  char buf[64];
+  strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z", &lt);
+  return buf;
+}
+
+}  // namespace xdpban

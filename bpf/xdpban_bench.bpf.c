@@ -13,6 +13,7 @@
 
 #include "parse.bpf.h"
 #include "classify.bpf.h"
+#include "flood.bpf.h"
 #include "../tools/bench/bench_addr.h"
 
 /* Set by bench_datapath between open and load. */
@@ -21,6 +22,7 @@ const volatile __u32 bench_nets = 0;   /* network indexes [0, bench_nets) are ba
 const volatile __u32 bench_plen4 = 24; /* prefix length of the IPv4 networks */
 const volatile __u32 bench_plen6 = 64; /* prefix length of the IPv6 networks (<= 64) */
 const volatile __u32 bench_span = 1;   /* bench_part_span: slots of xdpban_hosts4 it touches (power of two) */
+const volatile __u32 bench_flood_sources = 1; /* bench_flood: sources [0, n) of bench_addr.h */
 
 enum bench_kind {
 	BENCH_MISS = 0, /* a host index >= bench_hosts: not banned as a host */
@@ -158,6 +160,38 @@ SEC("xdp")
 int bench_net(struct xdp_md *ctx)
 {
 	return bench_classify(ctx, BENCH_NET);
+}
+
+/* The production verdict with the flood guard, exactly as xdpban.bpf.c runs
+ * it, for a random source among the first bench_flood_sources hosts (the frame
+ * goes to UDP 5060). With those hosts' buckets present, this is the cost of a
+ * tracked source: under its rate (pass) or over it (drop), by the rule the
+ * benchmark wrote. */
+SEC("xdp")
+int bench_flood(struct xdp_md *ctx)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct xdpban_stats *st = xdpban_stats_get();
+	struct xdpban_pkt pkt = {};
+	const __u8 *saddr = 0;
+	struct iphdr *ip;
+	int parsed, verdict;
+
+	if (!st)
+		return XDP_PASS;
+	parsed = xdpban_parse(ctx, &pkt);
+	if (parsed != XDPBAN_PARSE_V4)
+		return XDP_ABORTED;
+	ip = pkt.l3;
+	if ((void *)(ip + 1) > data_end)
+		return XDP_ABORTED;
+	ip->saddr = bpf_htonl(bench_host4(bench_pick(bpf_get_prandom_u32(), 0, bench_flood_sources)));
+	verdict = xdpban_ban_verdict(ctx, parsed, &pkt, st, &saddr);
+	if (verdict == XDPBAN_UNBANNED)
+		verdict = saddr ? xdpban_flood(ctx, parsed, &pkt, saddr, st) : XDP_PASS;
+	if (verdict == XDP_PASS)
+		st->passed++;
+	return verdict;
 }
 
 /* Components of the IPv4 hit path, each alone on a banned source (floor +

@@ -161,7 +161,10 @@ touch "$R/var/log/auth.log"
   done
 } >"$R/etc/xdpban/jail.local"
 out=$("$R/usr/sbin/xdpband" -c "$R/etc/xdpban/xdpban.conf" --check 2>&1) || fail "xdpband --check: $out"
-echo "$out" | grep -q "OK, 1 jails enabled (sshd), 4 disabled" || fail "auto jails with one log present: $out"
+echo "$out" | grep -q "OK, 1 jails enabled (sshd), 5 disabled" || fail "auto jails with one log present: $out"
+# sip-flood runs where something listens on a SIP port; nothing does in this test.
+echo "$out" | grep -q "\[sip-flood\] enabled = auto: nothing listens on its ports: not started" ||
+  fail "sip-flood with nothing on udp/5060: $out"
 echo "$out" | grep -q "\[sshd\] enabled = auto: log $R/var/log/auth.log exists" || fail "no auto reason for sshd: $out"
 ok "enabled = auto: only sshd runs when only its log exists"
 echo "all package checks passed"

@@ -1,7 +1,9 @@
 // bench_datapath - datapath benchmarks of xdpban (issue 2): classifier cost per
 // packet next to a no-lookup floor (BPF_PROG_TEST_RUN, random source inside the
 // program), insertion time and kernel memory at 1M bans, and the live drop rate
-// through veth next to a drop-all program. Prints tables; not a test.
+// through veth next to a drop-all program; the flood guard's cost per packet
+// at 100k tracked sources and a live flood generator (issue 6, with
+// bench_flood.sh). Prints tables; not a test.
 // Does not create namespaces or veths (tools/bench/bench_live.sh does).
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -24,12 +26,14 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench_addr.h"
 #include "bench_loader.h"
 #include "bpf/blocklist.h"
 #include "bpf/datapath.h"
+#include "bpf/flood.h"
 #include "io/fd.h"
 #include "packet.h"
 #include "xdpban_bench.skel.h"
@@ -683,6 +687,150 @@ int cmd_live(const LiveOptions& lo) {
   return 0;
 }
 
+// ---------------------------------------------------------------- flood guard (issue 6)
+
+struct FloodBenchOptions {
+  uint32_t sources = 100000;
+  uint32_t repeat = 1u << 21;
+  int rounds = 5;
+};
+
+int cmd_flood(const FloodBenchOptions& fo) {
+  PinDir dir(default_pin_dir("-f"));
+  DatapathOptions dopts;
+  dopts.pin_dir = dir.path();
+  dopts.capacity = 65536;
+  dopts.flood_tracked = std::max<uint32_t>(1u << 17, fo.sources * 2);
+  check(LoadedProgram::load(dopts), "load production program");
+  BenchConfig cfg;
+  cfg.flood_sources = fo.sources;
+  auto bp = check(BenchProgram::load(dir.path(), cfg), "load bench program");
+  auto guard = check(FloodGuard::open(dir.path()), "open the flood maps");
+  FloodRule rule;
+  rule.id = 1;
+  rule.ports = {{XDPBAN_FLOOD_UDP, 5060}};
+  rule.drops = 1u << 30;  // no reports: the cost of the check itself
+  auto set_rule = [&](double rate, uint32_t burst) {
+    rule.rate = rate;
+    rule.burst = burst;
+    check(guard->configure({rule}), "configure the flood rule");
+  };
+  // Every source tracked before measuring: its bucket exists (tat 0: full).
+  Fd buckets(bpf_obj_get((dir.path() + "/" XDPBAN_MAP_FBUCKETS).c_str()));
+  double t0 = now_s();
+  for (uint32_t i = 0; i < fo.sources; ++i) {
+    xdpban_flood_key k{};
+    Cidr c = host4(i);
+    std::memcpy(k.addr, c.addr.bytes.data(), 4);
+    k.family = 4;
+    k.prefixlen = 32;
+    k.rule = 1;
+    xdpban_flood_bucket b{};
+    if (bpf_map_update_elem(buckets.get(), &k, &b, BPF_ANY) != 0)
+      die(std::string("cannot insert a bucket: ") + strerror(errno));
+  }
+  double t_fill = now_s() - t0;
+  std::printf(
+      "
+          == flood guard
+      : ns / packet via BPF_PROG_TEST_RUN(repeat % u, median of % d rounds),
+        UDP to a guarded
+        "
+        "   port from a random source among %s tracked ones (their buckets inserted in %.2f s; LRU of %u).
+        "
+        "   floor = parse + random source, no lookup; bans = the ban verdict alone (no bans); guard = the
+        "
+        "   production verdict with the flood guard: 'under' = rule 1e9/s (every packet passes, bucket
+        "
+        "   updated), 'over' = rule 1/s burst 1 (every packet dropped: allow list read, counters).
+        ",
+        fo.repeat,
+        fo.rounds, human_count(fo.sources).c_str(), t_fill, dopts.flood_tracked);
+  auto* sk = bp->skel();
+  int floor_fd = bpf_program__fd(sk->progs.bench_floor), miss_fd = bpf_program__fd(sk->progs.bench_miss),
+      flood_fd = bpf_program__fd(sk->progs.bench_flood);
+  auto frame = test_frame(Family::V4);
+  std::map<std::string, std::vector<double>> ns;
+  std::map<std::string, double> dropped, checked;
+  set_rule(1e9, 1u << 20);
+  for (int fd : {floor_fd, miss_fd, flood_fd}) test_run_ns(fd, frame, fo.repeat / 4);  // warm up
+  for (int r = 0; r < fo.rounds; ++r) {
+    ns["floor"].push_back(test_run_ns(floor_fd, frame, fo.repeat));
+    ns["bans"].push_back(test_run_ns(miss_fd, frame, fo.repeat));
+    for (auto [mode, rate, burst] :
+         {std::tuple<const char*, double, uint32_t>{"under", 1e9, 1u << 20}, {"over", 1.0, 1u}}) {
+      set_rule(rate, burst);
+      if (std::string(mode) == "over") test_run_ns(flood_fd, frame, fo.sources * 4);  // empty every bucket
+      auto before = read_stats(dir.path());
+      ns[mode].push_back(test_run_ns(flood_fd, frame, fo.repeat));
+      auto after = read_stats(dir.path());
+      dropped[mode] +=
+          static_cast<double>(after.flood_dropped - before.flood_dropped) / fo.repeat / fo.rounds;
+      checked[mode] +=
+          static_cast<double>(after.flood_checked - before.flood_checked) / fo.repeat / fo.rounds;
+    }
+  }
+  double floor = median(ns["floor"]), bans = median(ns["bans"]);
+  std::printf("  %-28s %7.1f ns
+", "floor (no lookup)", floor);
+  std::printf("  %-28s %7.1f ns  %4.2fx floor
+", "bans only", bans, bans / floor);
+  for (const char* mode : {"under", "over"}) {
+    double v = median(ns[mode]);
+    std::printf(
+        "  %-28s %7.1f ns  %4.2fx floor; the guard adds %5.1f ns = %4.2fx floor  (checked %.3f, dropped %.3f per packet)
+        ",
+        (std::string("bans + guard, ") + mode + " rate")
+            .c_str(),
+        v, v / floor, v - bans, (v - bans) / floor, checked[mode], dropped[mode]);
+  }
+  return 0;
+}
+
+// A flood from `sources` random hosts of bench_addr.h (UDP to dst_ip:5060,
+// valid IPv4 checksum) out of tx_if in tx_ns for `seconds`, from the
+// live-frames generator; prints what it sent. bench_flood.sh runs it.
+struct GenOptions {
+  std::string tx_ns, tx_if, dst_mac, dst_ip = "10.203.0.2";
+  uint32_t sources = 10000;
+  double seconds = 5;
+};
+
+int cmd_gen(const GenOptions& go) {
+  Netns tx(go.tx_ns);
+  PinDir dir(default_pin_dir("-g"));
+  DatapathOptions dopts;
+  dopts.pin_dir = dir.path();
+  dopts.capacity = 65536;
+  check(LoadedProgram::load(dopts), "load production program");  // the bench object needs its maps
+  BenchConfig cfg;
+  cfg.hosts = go.sources;  // bench_gen's sources: hosts [0, sources)
+  auto bp = check(BenchProgram::load(dir.path(), cfg), "load bench program");
+  std::vector<uint8_t> mac(6);
+  if (std::sscanf(go.dst_mac.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+                  &mac[4], &mac[5]) != 6)
+    die("--dst-mac: '" + go.dst_mac + "' is not a MAC address");
+  auto frame = live_frame(mac);
+  if (inet_pton(AF_INET, go.dst_ip.c_str(), frame.data() + 14 + 16) != 1) die("--dst-ip: " + go.dst_ip);
+  tx.enter();
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(frame.size());
+  ctx.ingress_ifindex = static_cast<uint32_t>(ifindex_of(go.tx_if));
+  LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame.data(),
+              .data_size_in = static_cast<uint32_t>(frame.size()), .ctx_in = &ctx, .ctx_size_in = sizeof ctx,
+              .repeat = 1u << 16, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+  uint64_t g0 = bp->counter(0);
+  double t0 = now_s(), end = t0 + go.seconds;
+  while (now_s() < end)
+    if (bpf_prog_test_run_opts(bpf_program__fd(bp->skel()->progs.bench_gen), &o) != 0)
+      die(std::string("live BPF_PROG_RUN: ") + strerror(errno));
+  double t = now_s() - t0;
+  uint64_t sent = bp->counter(0) - g0;
+  std::printf("{\"sent\": %llu, \"seconds\": %.3f, \"mpps\": %.3f, \"sources\": %u}\n",
+              static_cast<unsigned long long>(sent), t, static_cast<double>(sent) / t / 1e6, go.sources);
+  return 0;
+}
+
 // ---------------------------------------------------------------- addresses for nftables / ipset
 
 int cmd_addrs(uint32_t count, const std::string& format) {
@@ -745,6 +893,20 @@ int main(int argc, char** argv) {
   live->add_option("--receivers", lo.receivers,
                    "comma list of xdpban, drop (XDP_DROP + counter), parse (parse, read source, drop), pass, "
                    "part-bloom|table|allow|clock|coarse|span (one piece of the hit path, then drop)");
+  FloodBenchOptions fo;
+  auto* flood = app.add_subcommand("flood", "flood guard ns/packet at N tracked sources (issue 6)");
+  flood->add_option("--sources", fo.sources, "tracked sources");
+  flood->add_option("--repeat", fo.repeat, "BPF_PROG_TEST_RUN repeat per measurement");
+  flood->add_option("--rounds", fo.rounds, "interleaved rounds (median reported)");
+  GenOptions go;
+  auto* gen =
+      app.add_subcommand("gen", "live flood generator for bench_flood.sh: random sources to UDP 5060");
+  gen->add_option("--tx-ns", go.tx_ns, "generator namespace (/run/netns/NAME)")->required();
+  gen->add_option("--tx-if", go.tx_if, "generator veth end")->required();
+  gen->add_option("--dst-mac", go.dst_mac, "the receiver's MAC address")->required();
+  gen->add_option("--dst-ip", go.dst_ip, "the receiver's IPv4 address");
+  gen->add_option("--sources", go.sources, "distinct source addresses");
+  gen->add_option("--seconds", go.seconds, "how long");
   uint32_t count = kMillion;
   std::string format;
   auto* addrs = app.add_subcommand("addrs", "print the banned hosts as an nft -f or ipset restore script");
@@ -760,6 +922,8 @@ int main(int argc, char** argv) {
   if (insert->parsed()) return cmd_insert(compare);
   if (span->parsed()) return cmd_span(co);
   if (live->parsed()) return cmd_live(lo);
+  if (flood->parsed()) return cmd_flood(fo);
+  if (gen->parsed()) return cmd_gen(go);
   if (addrs->parsed()) return cmd_addrs(count, format);
   cmd_classify(co, quick);
   return cmd_insert(true);

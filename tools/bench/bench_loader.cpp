@@ -56,6 +56,7 @@ Result<std::unique_ptr<BenchProgram>> BenchProgram::load(const std::string& pin_
   skel->rodata->bench_plen4 = cfg.plen4;
   skel->rodata->bench_plen6 = cfg.plen6;
   skel->rodata->bench_span = cfg.span;
+  skel->rodata->bench_flood_sources = cfg.flood_sources;
   if (int err = xdpban_bench_bpf__load(skel); err != 0)
     return make_error(-err, "cannot load the bench BPF object: " + errstr(err));
   // The measurement is meaningless unless the bench program reads the very maps

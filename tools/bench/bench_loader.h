@@ -22,6 +22,7 @@ struct BenchConfig {
   uint32_t plen4 = 24;
   uint32_t plen6 = 64;
   uint32_t span = 1;  // bench_part_span: host4 slots touched (power of two)
+  uint32_t flood_sources = 1;  // bench_flood: sources [0, n)
 };
 
 class BenchProgram {

@@ -207,8 +207,7 @@ static __always_inline int xdpban_guard_test(void *guard, __u32 bit)
 
 /* Host table probe: linear over slots from the home bucket's first slot,
  * ending at the first empty slot. */
-static __always_inline int xdpban_host4_lookup(__u32 saddr, __u64 h, __u64 *now,
-					       struct xdpban_stats *st)
+static __always_inline int xdpban_host4_lookup(__u32 saddr, __u64 h, __u64 *now, struct xdpban_stats *st)
 {
 	__u32 base = xdpban_bucket(h, xdpban_host4_buckets) * XDPBAN_HOST4_PER_BUCKET;
 	__u32 mask = xdpban_host4_buckets * XDPBAN_HOST4_PER_BUCKET - 1;
@@ -221,8 +220,7 @@ static __always_inline int xdpban_host4_lookup(__u32 saddr, __u64 h, __u64 *now,
 		if (!s || s->state == XDPBAN_SLOT_EMPTY)
 			return XDPBAN_MATCH_NONE;
 		if (s->state == XDPBAN_SLOT_USED && *(__u32 *)s->addr == saddr)
-			return xdpban_live(s->expires_ns, now) ? XDPBAN_MATCH_BANNED
-							       : XDPBAN_MATCH_EXPIRED;
+			return xdpban_live(s->expires_ns, now) ? XDPBAN_MATCH_BANNED : XDPBAN_MATCH_EXPIRED;
 	}
 	return XDPBAN_MATCH_NONE;
 }
@@ -242,8 +240,7 @@ static __always_inline int xdpban_host6_lookup(const __u64 *saddr, __u64 h, __u6
 			return XDPBAN_MATCH_NONE;
 		if (s->state == XDPBAN_SLOT_USED && ((__u64 *)s->addr)[0] == saddr[0] &&
 		    ((__u64 *)s->addr)[1] == saddr[1])
-			return xdpban_live(s->expires_ns, now) ? XDPBAN_MATCH_BANNED
-							       : XDPBAN_MATCH_EXPIRED;
+			return xdpban_live(s->expires_ns, now) ? XDPBAN_MATCH_BANNED : XDPBAN_MATCH_EXPIRED;
 	}
 	return XDPBAN_MATCH_NONE;
 }
@@ -307,8 +304,7 @@ static __always_inline int xdpban_classify6(const __u8 *saddr_bytes, struct xdpb
 	__u64 saddr[2];
 	__u64 h = xdpban_hash6(saddr_bytes, xdpban_seed);
 	int host = XDPBAN_MATCH_NONE, net = XDPBAN_MATCH_NONE;
-	__u32 block = (__u32)xdpban_hash6_block(saddr_bytes, xdpban_seed) &
-		      ((1u << XDPBAN_NGUARD4_BITS) - 1);
+	__u32 block = (__u32)xdpban_hash6_block(saddr_bytes, xdpban_seed) & ((1u << XDPBAN_NGUARD4_BITS) - 1);
 
 	__builtin_memcpy(saddr, saddr_bytes, 16);
 	if (xdpban_bloom_test(&xdpban_bloom6, h, xdpban_bloom6_words))

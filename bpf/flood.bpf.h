@@ -6,19 +6,21 @@
 #ifndef XDPBAN_FLOOD_BPF_H
 #define XDPBAN_FLOOD_BPF_H
 
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
 
-#include "parse.bpf.h"
 #include "classify.bpf.h"
+#include "parse.bpf.h"
 #include "xdpban/abi.h"
 
-/* Which (protocol, port) pairs are guarded: one bit each, so a packet to an
- * unguarded port costs one in-cache bit test. */
+/* Set by the loader (from the bucket table's size): buckets, a power of two. */
+const volatile __u32 xdpban_flood_buckets = 1;
+
+/* The rule id of each (protocol, port), 4 bits each; 0 = not guarded. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -29,14 +31,6 @@ struct {
 } xdpban_fports SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct xdpban_flood_svc);
-	__type(value, __u32); /* rule id */
-	__uint(max_entries, 1024);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xdpban_fsvc SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct xdpban_flood_rule);
@@ -44,15 +38,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdpban_frules SEC(".maps");
 
-/* The loader sizes it (flood_tracked in xdpban.conf); the least recently seen
- * sources are forgotten first. */
+/* The buckets; the loader sizes it from flood_tracked (xdpban.conf). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct xdpban_flood_key);
-	__type(value, struct xdpban_flood_bucket);
-	__uint(max_entries, 131072);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xdpban_flood_slot);
+	__uint(max_entries, 1 << 18);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xdpban_fbucket SEC(".maps");
+} xdpban_ftable SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -68,9 +62,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdpban_fevents SEC(".maps");
 
-/* The destination port of a packet the guard looks at, as a bit index into
- * xdpban_fports; -1 when it never counts (other protocols, a TCP segment that
- * is not a connection attempt, a non-first IPv4 fragment, a short header). */
+/* The destination port of a packet the guard looks at, as an index into the
+ * port table (UDP ports, then TCP ports); -1 when it never counts (other
+ * protocols, a TCP segment that is not a connection attempt, a non-first IPv4
+ * fragment, a short header). */
 static __always_inline int xdpban_flood_port(struct xdp_md *ctx, int parsed, struct xdpban_pkt *pkt)
 {
 	void *data_end = (void *)(long)ctx->data_end;
@@ -98,28 +93,34 @@ static __always_inline int xdpban_flood_port(struct xdp_md *ctx, int parsed, str
 	return -1;
 }
 
-/* The bucket key: the source with its host bits beyond `plen` cleared. */
-static __always_inline void xdpban_flood_key_of(struct xdpban_flood_key *k, const __u8 *saddr, int v6,
-						__u32 plen, __u32 rule)
+/* The source network of `plen` bits, into net (16 bytes, zeroed beyond). */
+static __always_inline void xdpban_flood_net(__u8 *net, const __u8 *saddr, int v6, __u32 plen)
 {
-	__u32 n = v6 ? 16 : 4;
+	__u64 hi, lo;
+	__u32 a;
 
-	if (plen > n * 8)
-		plen = n * 8;
-#pragma unroll
-	for (__u32 i = 0; i < 16; i++) {
-		__u32 bits = plen > i * 8 ? plen - i * 8 : 0;
-
-		if (i < n)
-			k->addr[i] = bits >= 8 ? saddr[i] : saddr[i] & (__u8)(0xff00 >> bits);
+	if (!v6) {
+		a = *(const __u32 *)saddr;
+		if (plen < 32)
+			a &= bpf_htonl(plen ? ~0u << (32 - plen) : 0);
+		*(__u32 *)net = a;
+		return;
 	}
-	k->family = v6 ? 6 : 4;
-	k->prefixlen = plen;
-	k->rule = rule;
+	__builtin_memcpy(&hi, saddr, 8);
+	__builtin_memcpy(&lo, saddr + 8, 8);
+	if (plen <= 64) { /* (~0ULL << 64 is undefined: a /64 keeps hi whole) */
+		if (plen < 64)
+			hi &= __builtin_bswap64(plen ? ~0ULL << (64 - plen) : 0);
+		lo = 0;
+	} else if (plen < 128) {
+		lo &= __builtin_bswap64(~0ULL << (128 - plen));
+	}
+	__builtin_memcpy(net, &hi, 8);
+	__builtin_memcpy(net + 8, &lo, 8);
 }
 
-static __always_inline void xdpban_flood_report(const struct xdpban_flood_key *k,
-						struct xdpban_flood_bucket *b, __u64 now,
+static __always_inline void xdpban_flood_report(const __u8 *net, int v6, __u32 plen, __u32 rule,
+						struct xdpban_flood_slot *b, __u64 now,
 						struct xdpban_stats *st, struct xdpban_flood_stats *fs)
 {
 	struct xdpban_flood_event *e = bpf_ringbuf_reserve(&xdpban_fevents, sizeof(*e), 0);
@@ -128,15 +129,15 @@ static __always_inline void xdpban_flood_report(const struct xdpban_flood_key *k
 		st->flood_lost++;
 		return; /* tried again at the next drop */
 	}
-	__builtin_memcpy(e->addr, k->addr, 16);
-	e->family = k->family;
-	e->prefixlen = k->prefixlen;
-	e->rule = k->rule;
+	__builtin_memcpy(e->addr, net, 16);
+	e->family = v6 ? 6 : 4;
+	e->prefixlen = plen;
+	e->rule = rule;
 	e->pad = 0;
 	e->dropped = b->dropped;
 	e->time_ns = now;
 	bpf_ringbuf_submit(e, 0);
-	b->reported_ns = now;
+	b->reported_s = (__u16)(now / 1000000000ULL);
 	b->dropped = 0;
 	st->flood_events++;
 	if (fs)
@@ -149,43 +150,65 @@ static __always_inline void xdpban_flood_report(const struct xdpban_flood_key *k
 static __always_inline int xdpban_flood(struct xdp_md *ctx, int parsed, struct xdpban_pkt *pkt,
 					const __u8 *saddr, struct xdpban_stats *st)
 {
-	struct xdpban_flood_key k = {};
-	struct xdpban_flood_bucket *b;
+	__u8 net[16] = {};
+	struct xdpban_flood_slot *b = 0, *victim = 0;
 	struct xdpban_flood_rule *r;
 	struct xdpban_flood_stats *fs;
-	struct xdpban_flood_svc svc = {};
-	__u32 *rule, word;
-	__u64 *bits, now, tat;
+	__u32 word, rule, plen, fp, base;
+	__u64 *ids, now, tat, h, oldest = ~0ULL;
 	int v6 = parsed == XDPBAN_PARSE_V6;
 	int port = xdpban_flood_port(ctx, parsed, pkt);
 
 	if (port < 0)
 		return XDP_PASS;
-	word = (__u32)port >> 6;
-	bits = bpf_map_lookup_elem(&xdpban_fports, &word);
-	if (!bits || !(*bits & (1ULL << (port & 63))))
+	word = (__u32)port >> 4;
+	ids = bpf_map_lookup_elem(&xdpban_fports, &word);
+	if (!ids)
 		return XDP_PASS;
-	svc.port = port & 0xffff;
-	svc.proto = port >> 16;
-	rule = bpf_map_lookup_elem(&xdpban_fsvc, &svc);
+	rule = (*ids >> ((port & 15) * 4)) & 15;
 	if (!rule)
 		return XDP_PASS;
-	r = bpf_map_lookup_elem(&xdpban_frules, rule);
+	r = bpf_map_lookup_elem(&xdpban_frules, &rule);
 	if (!r || !r->interval_ns)
 		return XDP_PASS;
-	fs = bpf_map_lookup_elem(&xdpban_fstats, rule);
+	fs = bpf_map_lookup_elem(&xdpban_fstats, &rule);
 	st->flood_checked++;
 	if (fs)
 		fs->checked++;
-	xdpban_flood_key_of(&k, saddr, v6, v6 ? r->prefix6 : r->prefix4, *rule);
+	plen = v6 ? r->prefix6 : r->prefix4;
+	if (plen > (v6 ? 128 : 32))
+		plen = v6 ? 128 : 32;
+	xdpban_flood_net(net, saddr, v6, plen);
+	h = xdpban_flood_hash(net, v6, plen, rule, xdpban_seed);
+	fp = xdpban_flood_fp(h);
+	base = ((__u32)h & (xdpban_flood_buckets - 1)) * XDPBAN_FLOOD_SLOTS_PER_BUCKET;
 	/* Coarse time (one tick of granularity) is plenty for rates of packets
 	 * per second, and costs a tenth of the precise clock. */
 	now = bpf_ktime_get_coarse_ns();
-	b = bpf_map_lookup_elem(&xdpban_fbucket, &k);
-	if (!b) {
-		struct xdpban_flood_bucket fresh = {.tat_ns = now + r->interval_ns};
+#pragma unroll
+	for (__u32 i = 0; i < XDPBAN_FLOOD_SLOTS_PER_BUCKET; i++) {
+		__u32 idx = base + i;
+		struct xdpban_flood_slot *s = bpf_map_lookup_elem(&xdpban_ftable, &idx);
 
-		bpf_map_update_elem(&xdpban_fbucket, &k, &fresh, BPF_NOEXIST);
+		if (!s)
+			return XDP_PASS;
+		if (s->fp == fp) {
+			b = s;
+			break;
+		}
+		if (s->tat_ns < oldest) { /* an empty slot has tat 0: taken first */
+			oldest = s->tat_ns;
+			victim = s;
+		}
+	}
+	if (!b) {
+		/* A source not seen (or forgotten): its bucket starts full. */
+		if (victim) {
+			victim->fp = fp;
+			victim->dropped = 0;
+			victim->reported_s = 0;
+			victim->tat_ns = now + r->interval_ns;
+		}
 		return XDP_PASS;
 	}
 	/* Concurrent CPUs may interleave these updates; a bucket then admits a
@@ -201,12 +224,13 @@ static __always_inline int xdpban_flood(struct xdp_md *ctx, int parsed, struct x
 	}
 	if (v6 ? xdpban_allowed6(saddr) : xdpban_allowed4(saddr))
 		return XDP_PASS; /* allow-listed sources are never rate limited */
-	b->dropped++;
+	if (b->dropped < XDPBAN_FLOOD_MAX_DROPS)
+		b->dropped++;
 	st->flood_dropped++;
 	if (fs)
 		fs->dropped++;
-	if (b->dropped >= r->drops && now - b->reported_ns >= XDPBAN_FLOOD_EVENT_GAP_NS)
-		xdpban_flood_report(&k, b, now, st, fs);
+	if (b->dropped >= r->drops && (__u16)(now / 1000000000ULL) != b->reported_s)
+		xdpban_flood_report(net, v6, plen, rule, b, now, st, fs);
 	return XDP_DROP;
 }
 

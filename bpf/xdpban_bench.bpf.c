@@ -26,8 +26,8 @@ const volatile __u32 bench_flood_sources = 1; /* bench_flood: sources [0, n) of 
 
 enum bench_kind {
 	BENCH_MISS = 0, /* a host index >= bench_hosts: not banned as a host */
-	BENCH_HIT = 1,  /* a banned host */
-	BENCH_NET = 2,  /* a random address inside a banned network */
+	BENCH_HIT = 1,	/* a banned host */
+	BENCH_NET = 2,	/* a random address inside a banned network */
 };
 
 enum bench_counter {

@@ -25,10 +25,9 @@
 #define XDPBAN_MAP_STATS "xdpban_stats"     /* per-CPU counters */
 #define XDPBAN_MAP_META "xdpban_meta"       /* geometry and hash seed of the tables */
 #define XDPBAN_MAP_JAILS "xdpban_jails"     /* jail id -> name, so listings need no daemon */
-#define XDPBAN_MAP_FPORTS "xdpban_fports"   /* flood guard: bitmap of guarded (protocol, port) */
-#define XDPBAN_MAP_FSVC "xdpban_fsvc"       /* flood guard: (protocol, port) -> rule id */
+#define XDPBAN_MAP_FPORTS "xdpban_fports"   /* flood guard: rule id of each (protocol, port) */
 #define XDPBAN_MAP_FRULES "xdpban_frules"   /* flood guard: rule id -> rate, burst, prefixes */
-#define XDPBAN_MAP_FBUCKETS "xdpban_fbucket" /* flood guard: LRU of per-source token buckets */
+#define XDPBAN_MAP_FTABLE "xdpban_ftable"   /* flood guard: per-source token buckets */
 #define XDPBAN_MAP_FSTATS "xdpban_fstats"   /* flood guard: per-CPU counters per rule */
 #define XDPBAN_MAP_FEVENTS "xdpban_fevents" /* flood guard: ring buffer of over-rate sources */
 
@@ -138,45 +137,40 @@ struct xdpban_jail {
  * (UDP: every datagram; TCP: connection attempts, SYN without ACK) from a
  * source that is not banned or allow-listed is charged to the token bucket of
  * (rule, source network); over the rate it is dropped, and a source that keeps
- * going is reported once a second through the ring buffer so the daemon bans
- * it. The bucket is GCRA: tat is the time the bucket is empty again. */
+ * going is reported through the ring buffer (at most once a second) so the
+ * daemon bans it. The bucket is GCRA: tat is when the bucket is full again.
+ *
+ * The port table holds a 4-bit rule id per (protocol, port): 16 per word, one
+ * word read per packet, 64 KiB in all. The bucket table is open addressing in
+ * cache-line buckets like the host tables: a source hashes to one line of
+ * four slots, found by a 32-bit fingerprint; a new source takes an empty slot
+ * or the one whose bucket refilled longest ago (the quietest source), so a
+ * flooder, whose tat lies ahead, is the last to be forgotten. One line read
+ * per packet, no locks, no allocation, whatever the sources do. */
 #define XDPBAN_FLOOD_MAX_RULES 16 /* rule id 0 = not guarded */
-#define XDPBAN_FLOOD_PORT_WORDS (2 * 65536 / 64) /* UDP ports, then TCP ports */
-#define XDPBAN_FLOOD_EVENT_GAP_NS 1000000000ULL /* at most one report per bucket per second */
+#define XDPBAN_FLOOD_PORT_WORDS (2 * 65536 / 16) /* UDP ports, then TCP ports; 4 bits each */
+#define XDPBAN_FLOOD_SLOTS_PER_BUCKET 4
+#define XDPBAN_FLOOD_MAX_DROPS 65535 /* the slot's drop counter saturates here */
 
 enum xdpban_flood_proto {
 	XDPBAN_FLOOD_UDP = 0,
 	XDPBAN_FLOOD_TCP = 1,
 };
 
-struct xdpban_flood_svc {
-	__u16 port; /* host byte order */
-	__u8 proto; /* enum xdpban_flood_proto */
-	__u8 pad;
-};
-
 struct xdpban_flood_rule {
 	__u64 interval_ns; /* 1 s / rate: what one packet costs */
 	__u64 burst_ns;    /* interval_ns * (burst - 1): how far ahead a source may get */
-	__u32 drops;       /* over-rate packets before the source is reported */
+	__u32 drops;       /* over-rate packets before the source is reported (<= XDPBAN_FLOOD_MAX_DROPS) */
 	__u8 prefix4;      /* sources are counted (and reported) by this network */
 	__u8 prefix6;
 	__u8 pad[2];
 };
 
-struct xdpban_flood_key {
-	__u8 addr[16]; /* the source network, host bits cleared (IPv4 in the first 4) */
-	__u8 family;   /* 4 or 6 */
-	__u8 prefixlen;
-	__u8 rule;
-	__u8 pad;
-};
-
-struct xdpban_flood_bucket {
-	__u64 tat_ns;        /* CLOCK_MONOTONIC (coarse): when the bucket is full again */
-	__u64 reported_ns;   /* last report of this source */
-	__u32 dropped;       /* over-rate packets since it was last under its rate or reported */
-	__u32 pad;
+struct xdpban_flood_slot {
+	__u32 fp;          /* fingerprint of (network, prefix, rule); 0 = empty */
+	__u16 dropped;     /* over-rate packets since the source was last full or reported */
+	__u16 reported_s;  /* coarse seconds (mod 2^16) of its last report */
+	__u64 tat_ns;      /* CLOCK_MONOTONIC (coarse): when the bucket is full again */
 };
 
 struct xdpban_flood_stats {
@@ -270,6 +264,20 @@ static inline __u64 xdpban_bloom_bits(__u64 h)
 	return (1ULL << ((h >> 52) & 63)) | (1ULL << ((h >> 58) & 63));
 }
 
+/* The bucket of a source network: 64 bits of hash, the low ones pick the
+ * line, the high ones make the fingerprint (never 0). */
+static inline __u64 xdpban_flood_hash(const __u8 *net, int v6, __u32 plen, __u32 rule, __u32 seed)
+{
+	__u32 salt = seed ^ (rule << 8 | plen) * 0x9e3779b9u;
+
+	return v6 ? xdpban_hash6(net, salt) : xdpban_hash4(net, salt);
+}
+
+static inline __u32 xdpban_flood_fp(__u64 h)
+{
+	return (__u32)(h >> 32) | 1;
+}
+
 #ifdef __cplusplus
 static_assert(sizeof(struct xdpban_host4) == 16, "host4 slot is 16 bytes");
 static_assert(sizeof(struct xdpban_host6) == 32, "host6 slot is 32 bytes");
@@ -280,10 +288,8 @@ static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
 static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
 static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
-static_assert(sizeof(struct xdpban_flood_svc) == 4, "flood svc key");
 static_assert(sizeof(struct xdpban_flood_rule) == 24, "flood rule");
-static_assert(sizeof(struct xdpban_flood_key) == 20, "flood key");
-static_assert(sizeof(struct xdpban_flood_bucket) == 24, "flood bucket");
+static_assert(sizeof(struct xdpban_flood_slot) == 16, "flood slot");
 static_assert(sizeof(struct xdpban_flood_stats) == 32, "flood stats");
 static_assert(sizeof(struct xdpban_flood_event) == 32, "flood event");
 #else
@@ -296,10 +302,8 @@ _Static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 _Static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
 _Static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
 _Static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
-_Static_assert(sizeof(struct xdpban_flood_svc) == 4, "flood svc key");
 _Static_assert(sizeof(struct xdpban_flood_rule) == 24, "flood rule");
-_Static_assert(sizeof(struct xdpban_flood_key) == 20, "flood key");
-_Static_assert(sizeof(struct xdpban_flood_bucket) == 24, "flood bucket");
+_Static_assert(sizeof(struct xdpban_flood_slot) == 16, "flood slot");
 _Static_assert(sizeof(struct xdpban_flood_stats) == 32, "flood stats");
 _Static_assert(sizeof(struct xdpban_flood_event) == 32, "flood event");
 #endif

@@ -1,5 +1,4 @@
 #include "bpf/blocklist.h"
-#include "core/ban_manager.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+
+#include "core/ban_manager.h"
 
 namespace xdpban {
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <vector>
 
 namespace xdpban {
 
@@ -84,7 +85,6 @@ Result<std::unique_ptr<FloodGuard>> FloodGuard::open(const std::string& pin_dir)
     const char* name;
     Fd* fd;
   } wants[] = {{XDPBAN_MAP_FPORTS, &g->ports_},
-               {XDPBAN_MAP_FSVC, &g->svc_},
                {XDPBAN_MAP_FRULES, &g->rules_},
                {XDPBAN_MAP_FSTATS, &g->stats_},
                {XDPBAN_MAP_FEVENTS, &g->events_}};
@@ -124,17 +124,19 @@ FloodGuard::~FloodGuard() {
 }
 
 Status FloodGuard::configure(const std::vector<FloodRule>& rules) {
-  std::map<FloodPort, uint32_t> svc;
+  std::map<FloodPort, uint32_t> rule_of;  // port -> rule id
   std::set<uint32_t> used;
   for (const auto& r : rules) {
     if (r.id == 0 || r.id >= XDPBAN_FLOOD_MAX_RULES)
       return invalid("flood rule id " + std::to_string(r.id) + " is out of range");
     if (!(r.rate > 0) || r.rate > 1e9) return invalid("flood rate must be between 0 and 1e9 per second");
+    if (r.drops > XDPBAN_FLOOD_MAX_DROPS)
+      return invalid("flood drops must be at most " + std::to_string(XDPBAN_FLOOD_MAX_DROPS));
     used.insert(r.id);
     for (const auto& p : r.ports)
-      if (!svc.emplace(p, r.id).second) return invalid(p.str() + " is guarded by two flood rules");
+      if (!rule_of.emplace(p, r.id).second) return invalid(p.str() + " is guarded by two flood rules");
   }
-  // 1. The rules, so every port below finds its rule.
+  // 1. The rules, so every port written below finds its rule.
   for (const auto& r : rules) {
     xdpban_flood_rule v{};
     v.interval_ns = static_cast<uint64_t>(std::llround(1e9 / r.rate));
@@ -146,31 +148,20 @@ Status FloodGuard::configure(const std::vector<FloodRule>& rules) {
     if (bpf_map_update_elem(rules_.get(), &key, &v, BPF_ANY) != 0)
       return make_error(errno, "cannot write flood rule " + std::to_string(r.id) + ": " + errstr(errno));
   }
-  // 2. Port -> rule, then the bitmap that lets packets in.
-  for (const auto& [p, id] : svc) {
-    xdpban_flood_svc k{p.port, p.proto, 0};
-    if (bpf_map_update_elem(svc_.get(), &k, &id, BPF_ANY) != 0)
-      return make_error(errno, "cannot guard " + p.str() + ": " + errstr(errno));
-  }
-  std::vector<uint64_t> bits(XDPBAN_FLOOD_PORT_WORDS, 0);
-  for (const auto& [p, id] : svc) {
-    uint32_t bit = p.proto * 65536u + p.port;
-    bits[bit / 64] |= 1ull << (bit % 64);
+  // 2. The port table: a 4-bit rule id per port. Each 64-bit word is written
+  // whole, so the program never sees half a change.
+  std::vector<uint64_t> words(XDPBAN_FLOOD_PORT_WORDS, 0);
+  for (const auto& [p, id] : rule_of) {
+    uint32_t i = p.proto * 65536u + p.port;
+    words[i / 16] |= uint64_t{id} << (i % 16 * 4);
   }
   for (uint32_t w = 0; w < XDPBAN_FLOOD_PORT_WORDS; ++w) {
     uint64_t cur = 0;
-    if (bpf_map_lookup_elem(ports_.get(), &w, &cur) == 0 && cur == bits[w]) continue;
-    if (bpf_map_update_elem(ports_.get(), &w, &bits[w], BPF_ANY) != 0)
+    if (bpf_map_lookup_elem(ports_.get(), &w, &cur) == 0 && cur == words[w]) continue;
+    if (bpf_map_update_elem(ports_.get(), &w, &words[w], BPF_ANY) != 0)
       return make_error(errno, std::string("cannot write the guarded ports: ") + errstr(errno));
   }
-  // 3. Ports no longer guarded (their bits are clear now), then unused rules.
-  std::vector<xdpban_flood_svc> stale;
-  xdpban_flood_svc k{}, next{};
-  for (void* prev = nullptr; bpf_map_get_next_key(svc_.get(), prev, &next) == 0; prev = &k) {
-    if (!svc.count(FloodPort{next.proto, next.port})) stale.push_back(next);
-    k = next;
-  }
-  for (auto& s : stale) (void)bpf_map_delete_elem(svc_.get(), &s);
+  // 3. Rules no longer used (no port points at them now).
   for (uint32_t id = 1; id < XDPBAN_FLOOD_MAX_RULES; ++id) {
     if (used.count(id)) continue;
     xdpban_flood_rule off{};

@@ -69,7 +69,7 @@ class FloodGuard {
 
  private:
   FloodGuard() = default;
-  Fd ports_, svc_, rules_, stats_, events_;
+  Fd ports_, rules_, stats_, events_;
   struct ring_buffer* rb_ = nullptr;
   std::function<void(const FloodReport&)> on_report_;
 };

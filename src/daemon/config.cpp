@@ -479,11 +479,11 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
         v.clear();
         XDPBAN_TRY(opt_str(name, &v));
         if (v.empty()) continue;
-        auto n = parse_int(v, 1, 100000000);
+        auto n = parse_int(v, 1, std::string(name) == "flood.drops" ? XDPBAN_FLOOD_MAX_DROPS : 100000000);
         if (!n) return fail(name, n.error());
         *dst = static_cast<uint32_t>(*n);
       }
-      if (j.flood->drops == 0) j.flood->drops = j.flood->burst;
+      if (j.flood->drops == 0) j.flood->drops = std::min<uint32_t>(j.flood->burst, XDPBAN_FLOOD_MAX_DROPS);
     } else {
       for (const char* name : {"flood.rate", "flood.burst", "flood.drops"}) {
         v.clear();

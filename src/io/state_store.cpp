@@ -147,8 +147,17 @@ sqlite3_stmt* StateStore::prepare(const char* sql) {
   return s;
 }
 
-Status StateStore::begin() { return exec("BEGIN"); }
-Status StateStore::commit() { return exec("COMMIT"); }
+Status StateStore::begin() {
+  if (depth_++ > 0) return {};
+  auto st = exec("BEGIN");
+  if (!st) depth_ = 0;
+  return st;
+}
+
+Status StateStore::commit() {
+  if (depth_ == 0 || --depth_ > 0) return {};
+  return exec("COMMIT");
+}
 
 Status StateStore::save_ban(const BanRecord& b) {
   Stmt s(

@@ -73,7 +73,8 @@ class StateStore : public BanStore {
   Status save_meta(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> load_meta(const std::string& key);
 
-  // Groups many writes into one transaction (start-up, imports).
+  // Groups many writes into one transaction (start-up, a round of the event
+  // loop). Nested pairs join the outermost one, which alone commits.
   Status begin();
   Status commit();
 
@@ -87,6 +88,7 @@ class StateStore : public BanStore {
   sqlite3* db_;
   int upgraded_from_ = kSchemaVersion;
   std::map<const char*, sqlite3_stmt*> stmts_;  // cached, keyed by the SQL literal
+  int depth_ = 0;                                // begin() calls not yet committed
 };
 
 }  // namespace xdpban

@@ -15,7 +15,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=$src/build-dbench
-sources=10000 seconds=5 rate=20 burst=20 drops=40 legit=50
+sources=10000 seconds=5 rate=20 burst=20 drops=40 legit=10
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -61,7 +61,7 @@ inrx ip link set "$RXIF" up
 inrx sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$RXIF.rp_filter=0"
 # The generator addresses its frames to the receiver; veth hands XDP_TX frames
 # to a peer that runs an XDP program (xdpband attaches one in both runs).
-RXMAC=$(inrx cat "/sys/class/net/$RXIF/address")
+RXMAC=$(inrx ip -o link show "$RXIF" | awk '{for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1)}')
 busy() { awk '/^cpu / {print ($2 + $3 + $4 + $7 + $8) / 100}' /proc/stat; }  # user nice system irq softirq, s
 
 echo "xdpband $(git -C "$src" rev-parse --short HEAD) ($build), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
@@ -106,7 +106,7 @@ while not os.path.exists('$D/rx.stop'):
 json.dump({'legit': legit, 'flood': other}, open('$D/rx.json', 'w'))" &
   PIDS+=($!)
   while [ ! -e "$D/rx.ready" ]; do sleep 0.05; done
-  taskset -c 0 nsenter --net="/run/netns/$RXNS" "$XD" -c "$D/xdpban.conf" >"$D/daemon.log" 2>&1 &
+  taskset -c 0 nsenter --net="/run/netns/$RXNS" "$XD" -c "$D/xdpban.conf" >"$T/$mode.daemon.log" 2>&1 &  # not in $D: the tailer watches it
   DPID=$!
   PIDS+=($DPID)
   for _ in $(seq 200); do ctl "$D/xdpban.sock" '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && break; sleep 0.1; done
@@ -125,14 +125,6 @@ print(n)" >"$D/legit.sent" &
   taskset -c 1 "$BD" gen --tx-ns "$TXNS" --tx-if "$TXIF" --dst-mac "$RXMAC" --sources "$sources" --seconds "$seconds" >"$D/gen.json" &
   GPID=$!
   PIDS+=($GPID)
-  all_banned=
-  if [ $mode = on ]; then
-    while kill -0 "$GPID" 2>/dev/null; do
-      n=$(ctl "$D/xdpban.sock" '{"cmd":"status","jail":"sip-flood"}' 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["jails"][0]["currently_banned"])' 2>/dev/null)
-      if [ "${n:-0}" -ge "$sources" ]; then all_banned=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))"); break; fi
-      sleep 0.05
-    done
-  fi
   wait "$GPID"
   c1=$(busy)
   while [ ! -s "$D/legit.sent" ]; do sleep 0.1; done
@@ -141,14 +133,21 @@ print(n)" >"$D/legit.sent" &
   while [ ! -s "$D/rx.json" ]; do sleep 0.05; done
   st=$(inrx "$XB" --pin-dir "$PD" stats --json)
   banned=$([ $mode = on ] && ctl "$D/xdpban.sock" '{"cmd":"status","jail":"sip-flood"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["jails"][0]["currently_banned"])' || echo 0)
-  python3 - "$mode" "$(cat "$D/gen.json")" "$(cat "$D/rx.json")" "$(cat "$D/legit.sent")" "$st" "$(python3 -c "print($c1 - $c0)")" "$banned" "${all_banned:--}" "$sources" <<'PY'
-import json, sys
-mode, gen, rx, legit_sent, st, cpu, banned, all_banned, sources = sys.argv[1:]
+  python3 - "$mode" "$(cat "$D/gen.json")" "$(cat "$D/rx.json")" "$(cat "$D/legit.sent")" "$st" "$(python3 -c "print($c1 - $c0)")" "$banned" "$T/$mode.daemon.log" "$sources" <<'PY'
+import json, statistics, sys, time
+mode, gen, rx, legit_sent, st, cpu, banned, log, sources = sys.argv[1:]
 gen, rx, c = json.loads(gen), json.loads(rx), json.loads(st)["counters"]
 legit_sent = int(legit_sent)
+# When each source was banned: the daemon's "[sip-flood] Ban" lines (local time, ms), from the flood's start.
+t = []
+for line in open(log):
+    if "[sip-flood] Ban " in line:
+        stamp = line[:23]
+        t.append(time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S")) + float(stamp[19:]) - gen["start"])
+all_banned = "%.2f s (median %.2f s)" % (max(t), statistics.median(t)) if t else "-"
 print("  guard %-3s: generated %.2f Mpps (%d packets); legitimate %d of %d delivered (%.1f%%); flood packets"
       " delivered to the socket %d; CPU busy %.2f s (both CPUs); XDP dropped %d (bans %d, guard %d); banned"
-      " %s of %s sources, all banned after %s s" % (
+      " %s of %s sources, every one within %s of the flood's start" % (
       mode, gen["mpps"], gen["sent"], rx["legit"], legit_sent, 100.0 * rx["legit"] / legit_sent, rx["flood"],
       float(cpu), c["dropped_v4"] + c["flood_dropped"], c["dropped_v4"], c["flood_dropped"], banned, sources,
       all_banned))

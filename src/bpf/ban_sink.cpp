@@ -32,10 +32,16 @@ Status BpfBanSink::erase(const Cidr& cidr) {
   return {};
 }
 
+const std::string& BpfBanSink::name_of(uint16_t id) const {
+  auto it = jail_names_.find(id);
+  if (it == jail_names_.end()) it = jail_names_.emplace(id, bl_.jail_name(id)).first;
+  return it->second;
+}
+
 BanRecord BpfBanSink::record_of(const BanInfo& e) const {
   BanRecord r;
   r.cidr = e.cidr;
-  r.jail = bl_.jail_name(e.jail);
+  r.jail = name_of(e.jail);
   r.flags = e.flags;
   int64_t now = unix_now();
   r.start = now;

@@ -24,8 +24,13 @@ class BpfBanSink : public BanSink {
   BanRecord record_of(const BanInfo& entry) const;
 
  private:
+  // The jail map's names by id, both ways, read once: a 1M-entry reconcile
+  // would otherwise make a syscall per entry.
+  const std::string& name_of(uint16_t id) const;
+
   Blocklist& bl_;
   std::map<std::string, uint16_t> jail_ids_;
+  mutable std::map<uint16_t, std::string> jail_names_;
 };
 
 }  // namespace xdpban

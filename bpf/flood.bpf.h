@@ -234,4 +234,21 @@ static __always_inline int xdpban_flood(struct xdp_md *ctx, int parsed, struct x
 	return XDP_DROP;
 }
 
+/* The whole verdict of a parsed packet, counted: bans and the allow list
+ * first (a banned source costs no bucket, an allow-listed one is never rate
+ * limited), then the flood guard. The production program and the flood
+ * benchmark both run exactly this. */
+static __always_inline int xdpban_verdict_guarded(struct xdp_md *ctx, int parsed, struct xdpban_pkt *pkt,
+						  struct xdpban_stats *st)
+{
+	const __u8 *saddr = 0;
+	int verdict = xdpban_ban_verdict(ctx, parsed, pkt, st, &saddr);
+
+	if (verdict == XDPBAN_UNBANNED)
+		verdict = saddr ? xdpban_flood(ctx, parsed, pkt, saddr, st) : XDP_PASS;
+	if (verdict == XDP_PASS)
+		st->passed++;
+	return verdict;
+}
+
 #endif /* XDPBAN_FLOOD_BPF_H */

@@ -15,20 +15,10 @@ int xdpban_xdp(struct xdp_md *ctx)
 {
 	struct xdpban_stats *st = xdpban_stats_get();
 	struct xdpban_pkt pkt = {};
-	const __u8 *saddr = 0;
-	int parsed, verdict;
 
 	if (!st)
 		return XDP_PASS;
-	parsed = xdpban_parse(ctx, &pkt);
-	/* Bans and the allow list first: a banned source costs no bucket, an
-	 * allow-listed one is never rate limited. */
-	verdict = xdpban_ban_verdict(ctx, parsed, &pkt, st, &saddr);
-	if (verdict == XDPBAN_UNBANNED)
-		verdict = saddr ? xdpban_flood(ctx, parsed, &pkt, saddr, st) : XDP_PASS;
-	if (verdict == XDP_PASS)
-		st->passed++;
-	return verdict;
+	return xdpban_verdict_guarded(ctx, xdpban_parse(ctx, &pkt), &pkt, st);
 }
 
 /* libxdp: run early in a multi-program chain; continue the chain on PASS. */

@@ -173,9 +173,8 @@ int bench_flood(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct xdpban_stats *st = xdpban_stats_get();
 	struct xdpban_pkt pkt = {};
-	const __u8 *saddr = 0;
 	struct iphdr *ip;
-	int parsed, verdict;
+	int parsed;
 
 	if (!st)
 		return XDP_PASS;
@@ -186,12 +185,7 @@ int bench_flood(struct xdp_md *ctx)
 	if ((void *)(ip + 1) > data_end)
 		return XDP_ABORTED;
 	ip->saddr = bpf_htonl(bench_host4(bench_pick(bpf_get_prandom_u32(), 0, bench_flood_sources)));
-	verdict = xdpban_ban_verdict(ctx, parsed, &pkt, st, &saddr);
-	if (verdict == XDPBAN_UNBANNED)
-		verdict = saddr ? xdpban_flood(ctx, parsed, &pkt, saddr, st) : XDP_PASS;
-	if (verdict == XDP_PASS)
-		st->passed++;
-	return verdict;
+	return xdpban_verdict_guarded(ctx, parsed, &pkt, st);
 }
 
 /* Components of the IPv4 hit path, each alone on a banned source (floor +

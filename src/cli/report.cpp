@@ -58,8 +58,8 @@ void add_report_command(CLI::App& app, GlobalOptions& g) {
     // maps were made, not over --since).
     if (auto maps = Blocklist::open(g.pin_dir, Blocklist::Access::kRead); maps)
       if (auto s = (*maps)->stats(); s)
-        r->drops =
-            DropCounters{s->passed, s->dropped_v4, s->dropped_v6, s->allow_hits, "since the maps were made"};
+        r->drops = DropCounters{s->passed,     s->dropped_v4,    s->dropped_v6,
+                                s->allow_hits, s->flood_dropped, "since the maps were made"};
     if (o.json)
       std::printf("%s\n", render_report_json(*r).dump(2).c_str());
     else

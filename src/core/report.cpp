@@ -128,9 +128,11 @@ std::string render_report_text(const Report& r, const std::function<std::string(
       static_cast<unsigned long long>(r.unbans));
   if (r.active_bans) add("In force:  %llu\n", static_cast<unsigned long long>(*r.active_bans));
   if (r.drops)
-    add("Dropped:   %llu IPv4 and %llu IPv6 packets; %llu passed, %llu allow-list hits (%s)\n",
+    add("Dropped:   %llu IPv4 and %llu IPv6 packets of banned sources, %llu over a flood rate; %llu passed, "
+        "%llu allow-list hits (%s)\n",
         static_cast<unsigned long long>(r.drops->dropped_v4),
         static_cast<unsigned long long>(r.drops->dropped_v6),
+        static_cast<unsigned long long>(r.drops->flood_dropped),
         static_cast<unsigned long long>(r.drops->passed),
         static_cast<unsigned long long>(r.drops->allow_hits), r.drops->scope.c_str());
   if (!r.jails.empty()) {
@@ -207,6 +209,7 @@ nlohmann::json render_report_json(const Report& r) {
                     {"dropped_v4", r.drops->dropped_v4},
                     {"dropped_v6", r.drops->dropped_v6},
                     {"allow_hits", r.drops->allow_hits},
+                    {"flood_dropped", r.drops->flood_dropped},
                     {"scope", r.drops->scope}};
   else
     out["drops"] = nullptr;

@@ -35,7 +35,8 @@ const char* event_kind_name(EventRecord::Kind k);  // "ban", "prolong", "unban"
 // The XDP program's counters over the period (or since the maps were made).
 struct DropCounters {
   uint64_t passed = 0, dropped_v4 = 0, dropped_v6 = 0, allow_hits = 0;
-  std::string scope;  // what they cover, e.g. "since the previous report"
+  uint64_t flood_dropped = 0;  // over a flood jail's rate (the guard)
+  std::string scope;           // what they cover, e.g. "since the previous report"
 };
 
 struct Report {

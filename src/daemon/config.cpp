@@ -104,16 +104,6 @@ Result<bool> parse_bool(const std::string& v) {
   return invalid("'" + v + "' is not a boolean (true/false)");
 }
 
-Result<int64_t> parse_int(const std::string& v, int64_t lo, int64_t hi) {
-  std::string t = trim(v);
-  int64_t x = 0;
-  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
-  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || x < lo || x > hi)
-    return invalid("'" + v + "' is not a whole number from " + std::to_string(lo) + " to " +
-                   std::to_string(hi));
-  return x;
-}
-
 Result<double> parse_double(const std::string& v) {
   std::string t = trim(v);
   char* end = nullptr;
@@ -182,6 +172,16 @@ std::vector<std::string> sorted_dir(const std::string& dir, const std::string& e
 }
 
 }  // namespace
+
+Result<int64_t> parse_int(const std::string& v, int64_t lo, int64_t hi) {
+  std::string t = trim(v);
+  int64_t x = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || x < lo || x > hi)
+    return invalid("'" + v + "' is not a whole number from " + std::to_string(lo) + " to " +
+                   std::to_string(hi));
+  return x;
+}
 
 Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSource& files) {
   DaemonConfig c;

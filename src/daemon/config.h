@@ -107,6 +107,9 @@ Status check_ops(const DaemonConfig& c);
 // A jail's ban_command / unban_command, parsed with the ban placeholders.
 Result<CommandTemplate> parse_jail_command(const std::string& text);
 
+// A whole number in [lo, hi]; the error quotes v and the range.
+Result<int64_t> parse_int(const std::string& v, int64_t lo, int64_t hi);
+
 // Every [jail] section of the jail configuration in `dir` (enabled or not).
 Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileSource& files);
 

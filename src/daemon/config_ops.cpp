@@ -1,8 +1,6 @@
 // config_ops.cpp - xdpban.conf's options for actions, reports and metrics
 // (OpsConfig) and the jails' ban_command / unban_command. Kept apart from
 // config.cpp so those features add options without touching its parser.
-#include <charconv>
-
 #include "core/duration.h"
 #include "daemon/config.h"
 #include "io/http_endpoint.h"
@@ -10,16 +8,6 @@
 namespace xdpban {
 
 namespace {
-
-Result<int64_t> whole(const std::string& v, int64_t lo, int64_t hi) {
-  std::string t = trim(v);
-  int64_t x = 0;
-  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
-  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || x < lo || x > hi)
-    return invalid("'" + v + "' is not a whole number from " + std::to_string(lo) + " to " +
-                   std::to_string(hi));
-  return x;
-}
 
 bool is_off(const std::string& v) {
   std::string l = to_lower(trim(v));
@@ -49,11 +37,11 @@ Result<bool> parse_ops_option(const std::string& key, const IniValue& val, OpsCo
     if (*d < 1 || *d > 86400) return bad(invalid("'" + v + "' must be from 1s to 1d"));
     ops->command_timeout = *d;
   } else if (key == "command_max_running") {
-    auto n = whole(v, 1, 256);
+    auto n = parse_int(v, 1, 256);
     if (!n) return bad(n.error());
     ops->command_max_running = static_cast<size_t>(*n);
   } else if (key == "command_max_queued") {
-    auto n = whole(v, 0, 1000000);
+    auto n = parse_int(v, 0, 1000000);
     if (!n) return bad(n.error());
     ops->command_max_queued = static_cast<size_t>(*n);
   } else if (key == "report") {
@@ -77,7 +65,7 @@ Result<bool> parse_ops_option(const std::string& key, const IniValue& val, OpsCo
       return bad(invalid("must be one line"));
     (key == "report_mailto" ? ops->report_mailto : ops->report_mailfrom) = t;
   } else if (key == "report_top") {
-    auto n = whole(v, 1, 1000);
+    auto n = parse_int(v, 1, 1000);
     if (!n) return bad(n.error());
     ops->report_top = static_cast<size_t>(*n);
   } else if (key == "reportretention") {

@@ -88,6 +88,15 @@ std::string render_metrics(const MetricsSnapshot& s) {
              "Table lookups after the in-cache prefilter said maybe, by table.");
     w.sample({{"table", "hosts"}}, x.host_probes);
     w.sample({{"table", "networks"}}, x.net_probes);
+    w.family("xdpban_xdp_flood_packets_total", T::kCounter,
+             "Packets to a flood jail's ports from sources not banned: checked against their rate, and "
+             "dropped over it.");
+    w.sample({{"result", "checked"}}, x.flood_checked);
+    w.sample({{"result", "dropped"}}, x.flood_dropped);
+    w.family("xdpban_xdp_flood_reports_total", T::kCounter,
+             "Sources over their flood rate reported to the daemon, and reports lost (ring buffer full).");
+    w.sample({{"result", "sent"}}, x.flood_events);
+    w.sample({{"result", "lost"}}, x.flood_lost);
   }
   if (s.usage) {
     const TableUsage& u = *s.usage;

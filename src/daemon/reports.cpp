@@ -36,16 +36,20 @@ std::string rfc5322_date(int64_t t) {
   return buf;
 }
 
+// "passed dropped_v4 dropped_v6 allow_hits [flood_dropped]" (the fifth came
+// with the flood guard; a stored four-value line reads as flood_dropped 0).
 std::optional<xdpban_stats> parse_counters(const std::string& s) {
   xdpban_stats c{};
   std::istringstream in(s);
-  unsigned long long v[4];
-  for (auto& x : v)
-    if (!(in >> x)) return std::nullopt;
+  unsigned long long v[5] = {};
+  for (int i = 0; i < 4; ++i)
+    if (!(in >> v[i])) return std::nullopt;
+  in >> v[4];
   c.passed = v[0];
   c.dropped_v4 = v[1];
   c.dropped_v6 = v[2];
   c.allow_hits = v[3];
+  c.flood_dropped = v[4];
   return c;
 }
 
@@ -55,18 +59,21 @@ DropCounters drops_between(const std::optional<xdpban_stats>& before, const xdpb
   DropCounters d;
   // A counter that went down means the maps were made again since: count from zero.
   bool reset = before && (now.passed < before->passed || now.dropped_v4 < before->dropped_v4 ||
-                          now.dropped_v6 < before->dropped_v6 || now.allow_hits < before->allow_hits);
+                          now.dropped_v6 < before->dropped_v6 || now.allow_hits < before->allow_hits ||
+                          now.flood_dropped < before->flood_dropped);
   if (before && !reset) {
     d.passed = now.passed - before->passed;
     d.dropped_v4 = now.dropped_v4 - before->dropped_v4;
     d.dropped_v6 = now.dropped_v6 - before->dropped_v6;
     d.allow_hits = now.allow_hits - before->allow_hits;
+    d.flood_dropped = now.flood_dropped - before->flood_dropped;
     d.scope = "since the previous report";
   } else {
     d.passed = now.passed;
     d.dropped_v4 = now.dropped_v4;
     d.dropped_v6 = now.dropped_v6;
     d.allow_hits = now.allow_hits;
+    d.flood_dropped = now.flood_dropped;
     d.scope = reset ? "since the maps were made again" : "since the maps were made";
   }
   return d;
@@ -155,9 +162,10 @@ void Reporter::send(int64_t now) {
   auto stats = maps_.stats();
   if (stats) {
     r->drops = drops_between(before, *stats);
-    (void)store_.save_meta(kCountersKey,
-                           std::to_string(stats->passed) + " " + std::to_string(stats->dropped_v4) + " " +
-                               std::to_string(stats->dropped_v6) + " " + std::to_string(stats->allow_hits));
+    (void)store_.save_meta(
+        kCountersKey, std::to_string(stats->passed) + " " + std::to_string(stats->dropped_v4) + " " +
+                          std::to_string(stats->dropped_v6) + " " + std::to_string(stats->allow_hits) + " " +
+                          std::to_string(stats->flood_dropped));
   }
   CommandJob job;
   job.label = "report_command";

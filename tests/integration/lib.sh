@@ -104,3 +104,40 @@ PY
 json_get() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
 
 now_syslog() { date '+%b %e %H:%M:%S' -d "${1:-now}"; }
+
+# --- the real xdpband in a test -------------------------------------------------
+# These use the caller's T (temp dir), VNS and VIF (make_pair), PD (pin dir),
+# SOCK (control socket), XD (xdpband) and SRC (source tree); the daemon's
+# output goes to $T/daemon.log and its pid is DPID.
+
+# daemon_conf [OPTION = VALUE ...]: $T/xdpban.conf for a test daemon on $VIF
+# (native XDP), the given options appended; jails go to $T/jail.conf.
+daemon_conf() {
+  {
+    printf '[xdpban]\ninterfaces = %s\nxdp_mode = native\npin_dir = %s\n' "$VIF" "$PD"
+    printf 'database = %s/state.db\nsocket = %s\nfilter_path = %s/deploy/filter.d\ncapacity = 65536\n' \
+      "$T" "$SOCK" "$SRC"
+    for line in "$@"; do printf '%s\n' "$line"; done
+  } >"$T/xdpban.conf"
+}
+
+# start_daemon: starts xdpband in $VNS and waits until it answers on $SOCK.
+start_daemon() {
+  # nsenter execs xdpband (no fork), so $! is the daemon itself.
+  nsenter --net="/run/netns/$VNS" "$XD" -c "$T/xdpban.conf" >>"$T/daemon.log" 2>&1 &
+  DPID=$!
+  for _ in $(seq 100); do
+    ctl "$SOCK" '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0
+    kill -0 "$DPID" 2>/dev/null || { cat "$T/daemon.log"; fail "xdpband exited during start-up"; }
+    sleep 0.1
+  done
+  cat "$T/daemon.log"; fail "xdpband did not answer on $SOCK"
+}
+
+# stop_daemon [SIGNAL]: TERM by default; fails if the daemon outlives it.
+stop_daemon() {
+  kill -"${1:-TERM}" "$DPID"
+  wait "$DPID" 2>/dev/null
+  kill -0 "$DPID" 2>/dev/null && fail "xdpband $DPID still running after SIG${1:-TERM}"
+  DPID=
+}

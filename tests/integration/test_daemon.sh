@@ -21,16 +21,7 @@ cleanup() {
 trap cleanup EXIT
 make_pair "$P"
 
-cat >"$T/xdpban.conf" <<CONF
-[xdpban]
-interfaces = $VIF
-xdp_mode = native
-pin_dir = $PD
-database = $T/state.db
-socket = $SOCK
-filter_path = $SRC/deploy/filter.d
-capacity = 65536
-CONF
+daemon_conf
 cat >"$T/jail.conf" <<CONF
 [DEFAULT]
 bantime = 1h
@@ -60,23 +51,6 @@ CONF
 touch "$T/auth.log" "$T/rot.log" "$T/short.log"
 fail_line() { echo "$(now_syslog "${2:-now}") host sshd[4242]: Failed password for root from $1 port 5555 ssh2"; }
 
-start_daemon() {
-  # nsenter execs xdpband (no fork), so $! is the daemon itself.
-  nsenter --net="/run/netns/$VNS" "$XD" -c "$T/xdpban.conf" >>"$T/daemon.log" 2>&1 &
-  DPID=$!
-  for _ in $(seq 100); do
-    ctl "$SOCK" '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0
-    kill -0 "$DPID" 2>/dev/null || { cat "$T/daemon.log"; fail "xdpband exited during start-up"; }
-    sleep 0.1
-  done
-  cat "$T/daemon.log"; fail "xdpband did not answer on $SOCK"
-}
-stop_daemon() {
-  kill -"${1:-TERM}" "$DPID"
-  wait "$DPID" 2>/dev/null
-  kill -0 "$DPID" 2>/dev/null && fail "xdpband $DPID still running after SIG${1:-TERM}"
-  DPID=
-}
 banned() { ctl "$SOCK" '{"cmd":"list"}' | grep -q "\"cidr\": *\"$1\""; }
 status_of() { ctl "$SOCK" "{\"cmd\":\"status\",\"jail\":\"$1\"}"; }
 

@@ -27,18 +27,7 @@ make_pair "$P"
 inns "$ANS" ip addr add 10.213.0.3/24 dev "${P}1"
 inns "$ANS" ip addr add 10.213.0.9/24 dev "${P}1"
 
-cat >"$T/xdpban.conf" <<CONF
-[xdpban]
-interfaces = $VIF
-xdp_mode = native
-pin_dir = $PD
-database = $T/state.db
-socket = $SOCK
-filter_path = $SRC/deploy/filter.d
-capacity = 65536
-flood_tracked = 4096
-allow = 10.213.0.8/29
-CONF
+daemon_conf "flood_tracked = 4096" "allow = 10.213.0.8/29"
 cat >"$T/jail.conf" <<CONF
 [sip-flood]
 # Runs only where something listens on its ports (the receiver below).
@@ -52,6 +41,7 @@ CONF
 
 # Background processes run under nsenter directly (it execs, so $! is the
 # process itself and the cleanup can kill it); inns would add a subshell.
+# (start_daemon, from lib.sh, does the same for xdpband.)
 # The receiver: counts datagrams per source until told to stop.
 nsenter --net="/run/netns/$VNS" python3 -c "
 import json, os, socket
@@ -66,13 +56,7 @@ json.dump(n, open('$T/rx.json', 'w'))" &
 PIDS+=($!)
 for _ in $(seq 50); do [ -e "$T/rx.ready" ] && break; sleep 0.1; done
 
-nsenter --net="/run/netns/$VNS" "$XD" -c "$T/xdpban.conf" >>"$T/daemon.log" 2>&1 &
-DPID=$!
-for _ in $(seq 100); do
-  ctl "$SOCK" '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && break
-  kill -0 "$DPID" 2>/dev/null || { cat "$T/daemon.log"; fail "xdpband exited during start-up"; }
-  sleep 0.1
-done
+start_daemon
 grep -q "\[sip-flood\] enabled = auto: something listens on udp/5060" "$T/daemon.log" ||
   fail "the flood jail did not start on a listening port: $(cat "$T/daemon.log")"
 grep -q "\[sip-flood\] guarding udp/5060 tcp/5060: 20/s per source, burst 20, ban after 50" "$T/daemon.log" ||
@@ -142,7 +126,7 @@ echo "sent: normal $(cat "$T/normal.sent"), allow-listed $(cat "$T/allowed.sent"
 json_get "$rx" 'd.get("10.213.0.2", 0) < 200' | grep -qx True || fail "the flood got through: $rx"
 ok "normal and allow-listed sources kept every packet; the flood was cut to its burst; after the ban, traffic passes"
 
-kill -TERM "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+stop_daemon
 grep -iE "error|sanitizer" "$T/daemon.log" && fail "errors in the daemon log"
 inns "$VNS" "$XB" --pin-dir "$PD" detach "$VIF" >/dev/null
 echo "all flood checks passed"

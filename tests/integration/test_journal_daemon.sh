@@ -34,16 +34,7 @@ cleanup() {
 trap cleanup EXIT
 make_pair "$P"
 
-cat >"$T/xdpban.conf" <<CONF
-[xdpban]
-interfaces = $VIF
-xdp_mode = native
-pin_dir = $PD
-database = $T/state.db
-socket = $SOCK
-filter_path = $SRC/deploy/filter.d
-capacity = 65536
-CONF
+daemon_conf
 cat >"$T/jail.conf" <<CONF
 [DEFAULT]
 bantime = 1h
@@ -70,17 +61,6 @@ failure() { entry "${2:-sshd}" "Failed password for root from $1 port 5555 ssh2"
 # strips the blank line that ends each entry: put it back).
 append() { printf '%s\n\n' "$@" | "$JR" --output="$J" - 2>>"$T/remote.log" || fail "systemd-journal-remote failed: $(cat "$T/remote.log")"; }
 
-start_daemon() {
-  nsenter --net="/run/netns/$VNS" "$XD" -c "$T/xdpban.conf" >>"$T/daemon.log" 2>&1 &
-  DPID=$!
-  for _ in $(seq 100); do
-    ctl "$SOCK" '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0
-    kill -0 "$DPID" 2>/dev/null || { cat "$T/daemon.log"; fail "xdpband exited during start-up"; }
-    sleep 0.1
-  done
-  cat "$T/daemon.log"; fail "xdpband did not answer on $SOCK"
-}
-stop_daemon() { kill -TERM "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
 banned() { ctl "$SOCK" '{"cmd":"list"}' | grep -q "\"cidr\": *\"$1\""; }
 sshd_status() { ctl "$SOCK" '{"cmd":"status","jail":"sshd"}'; }
 failed_total() { json_get "$(sshd_status)" 'd["jails"][0]["total_failed"]'; }

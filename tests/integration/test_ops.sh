@@ -57,24 +57,15 @@ os.rename(os.path.join(d, "report.%d.tmp" % n), os.path.join(d, "report.%d" % n)
 PY
 mkdir "$T/reports"
 
-cat >"$T/xdpban.conf" <<CONF
-[xdpban]
-interfaces = $VIF
-xdp_mode = native
-pin_dir = $PD
-database = $T/state.db
-socket = $SOCK
-filter_path = $SRC/deploy/filter.d
-capacity = 65536
-loglevel = debug
-command_timeout = 2s
-command_max_running = 2
-report = 4s
-report_command = /usr/bin/python3 $T/save.py $T/reports
-report_mailto = root@example.org
-report_mailfrom = xdpban <xdpban@example.org>
-metrics = 127.0.0.1:$PORT
-CONF
+daemon_conf \
+  "loglevel = debug" \
+  "command_timeout = 2s" \
+  "command_max_running = 2" \
+  "report = 4s" \
+  "report_command = /usr/bin/python3 $T/save.py $T/reports" \
+  "report_mailto = root@example.org" \
+  "report_mailfrom = xdpban <xdpban@example.org>" \
+  "metrics = 127.0.0.1:$PORT"
 # The default for bans of no configured jail (xdpban ban): shell syntax quoted
 # in the template itself is passed on literally too.
 printf '%s\n' "ban_command = /usr/bin/python3 $T/record.py $T/manual.argv <jail> <cidr> '\$(touch $MARK)' \"; touch $MARK\" '\`touch $MARK\`' 'a b'" >>"$T/xdpban.conf"
@@ -100,21 +91,6 @@ CONF
 touch "$T/auth.log" "$T/slow.log"
 fail_line() { echo "$(now_syslog) host sshd[4242]: Failed password for root from $1 port 5555 ssh2"; }
 
-start_daemon() {
-  nsenter --net="/run/netns/$VNS" "$XD" -c "$T/xdpban.conf" >>"$T/daemon.log" 2>&1 &
-  DPID=$!
-  for _ in $(seq 100); do
-    ctl "$SOCK" '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0
-    kill -0 "$DPID" 2>/dev/null || { cat "$T/daemon.log"; fail "xdpband exited during start-up"; }
-    sleep 0.1
-  done
-  cat "$T/daemon.log"; fail "xdpband did not answer on $SOCK"
-}
-stop_daemon() {
-  kill -TERM "$DPID"
-  wait "$DPID" 2>/dev/null
-  DPID=
-}
 banned() { ctl "$SOCK" '{"cmd":"list"}' | grep -q "\"cidr\": *\"$1\""; }
 # wait_ban CIDR: milliseconds from now until CIDR is in the daemon's table.
 wait_ban() {

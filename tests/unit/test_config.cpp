@@ -9,21 +9,14 @@
 #include <map>
 
 #include "daemon/config.h"
+#include "mem_files.h"
 
 namespace xdpban {
 namespace {
 
 namespace fs = std::filesystem;
 
-class MemFiles : public FileSource {
- public:
-  std::map<std::string, std::string> files;
-  std::optional<std::string> read(const std::string& path) const override {
-    auto it = files.find(path);
-    if (it == files.end()) return std::nullopt;
-    return it->second;
-  }
-};
+using test::MemFiles;
 
 Result<std::vector<JailSettings>> jails_from(const std::string& jail_conf) {
   MemFiles m;

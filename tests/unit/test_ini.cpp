@@ -2,19 +2,12 @@
 
 #include "core/filter_config.h"
 #include "core/ini.h"
+#include "mem_files.h"
 
 namespace xdpban {
 namespace {
 
-class MemFiles : public FileSource {
- public:
-  std::map<std::string, std::string> files;
-  std::optional<std::string> read(const std::string& path) const override {
-    auto it = files.find(path);
-    if (it == files.end()) return std::nullopt;
-    return it->second;
-  }
-};
+using test::MemFiles;
 
 TEST(IniFile, SectionsContinuationCommentsAndInlineComments) {
   auto f = IniFile::parse(

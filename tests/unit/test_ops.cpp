@@ -14,20 +14,13 @@
 #include "daemon/metrics.h"
 #include "daemon/reports.h"
 #include "io/http_endpoint.h"
+#include "mem_files.h"
 #include "xdpban/abi.h"
 
 namespace xdpban {
 namespace {
 
-class MemFiles : public FileSource {
- public:
-  std::map<std::string, std::string> files;
-  std::optional<std::string> read(const std::string& path) const override {
-    auto it = files.find(path);
-    if (it == files.end()) return std::nullopt;
-    return it->second;
-  }
-};
+using test::MemFiles;
 
 Result<DaemonConfig> daemon_conf(const std::string& text) {
   MemFiles m;
@@ -177,10 +170,13 @@ TEST(Reports, DropsSinceThePreviousReportOrSinceTheMapsWereMade) {
   now.passed = 150;
   now.dropped_v4 = 25;
   now.dropped_v6 = 2;
+  before.flood_dropped = 3;
+  now.flood_dropped = 10;
   auto d = drops_between(before, now);
   EXPECT_EQ(d.passed, 50u);
   EXPECT_EQ(d.dropped_v4, 15u);
   EXPECT_EQ(d.dropped_v6, 2u);
+  EXPECT_EQ(d.flood_dropped, 7u);
   EXPECT_EQ(d.scope, "since the previous report");
   EXPECT_EQ(drops_between(std::nullopt, now).dropped_v4, 25u);
   now.passed = 5;  // went down: the maps were made again
@@ -260,6 +256,9 @@ TEST(Metrics, SnapshotRendersEveryFamilyWithKnownValues) {
   x.dropped_v4 = 40;
   x.dropped_v6 = 2;
   x.allow_hits = 1;
+  x.flood_checked = 500;
+  x.flood_dropped = 300;
+  x.flood_events = 2;
   s.xdp = x;
   s.usage = TableUsage{3, 1, 1024, 512, 2, 0};
   s.interfaces = 1;
@@ -283,6 +282,8 @@ TEST(Metrics, SnapshotRendersEveryFamilyWithKnownValues) {
            "xdpban_xdp_dropped_packets_total{family=\"ipv4\"} 40\n",
            "xdpban_xdp_dropped_packets_total{family=\"ipv6\"} 2\n",
            "xdpban_xdp_allow_hits_total 1\n",
+           "xdpban_xdp_flood_packets_total{result=\"dropped\"} 300\n",
+           "xdpban_xdp_flood_reports_total{result=\"sent\"} 2\n",
            "xdpban_map_entries{table=\"hosts\",family=\"ipv4\"} 3\n",
            "xdpban_map_slots{table=\"hosts\",family=\"ipv4\"} 1024\n",
            "xdpban_map_fill_ratio{table=\"hosts\",family=\"ipv6\"} 0.001953125\n",

@@ -117,12 +117,14 @@ TEST_F(ReportDb, ExactCountsAndTopLists) {
   EXPECT_EQ(r->top_flood[0].bans, 2u);
   EXPECT_EQ(r->top_flood[0].jails, (std::vector<std::string>{"sip-flood"}));
 
-  r->drops = DropCounters{1000, 40, 2, 1, "since the previous report"};
+  r->drops = DropCounters{1000, 40, 2, 1, 7, "since the previous report"};
   std::string text = render_report_text(*r, [](int64_t t) { return "T" + std::to_string(t); });
   EXPECT_NE(text.find("T1000 to T87400 (1d)"), std::string::npos) << text;
   EXPECT_NE(text.find("Bans:      10 (7 addresses or networks; 1 manual, 2 flood)"), std::string::npos)
       << text;
-  EXPECT_NE(text.find("Dropped:   40 IPv4 and 2 IPv6 packets"), std::string::npos) << text;
+  EXPECT_NE(text.find("Dropped:   40 IPv4 and 2 IPv6 packets of banned sources, 7 over a flood rate"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("203.0.113.0/24"), std::string::npos);
   auto j = render_report_json(*r);
   EXPECT_EQ(j["totals"]["bans"], 10);
@@ -131,6 +133,7 @@ TEST_F(ReportDb, ExactCountsAndTopLists) {
   EXPECT_EQ(j["jails"][1]["jail"], "sshd");
   EXPECT_EQ(j["jails"][1]["failures"], 18);
   EXPECT_EQ(j["drops"]["dropped_v4"], 40);
+  EXPECT_EQ(j["drops"]["flood_dropped"], 7);
   EXPECT_EQ(report_subject(*r), "xdpban on this host: 10 bans (5 jails), 2 flood bans in 1d");
 }
 

@@ -20,6 +20,7 @@
 #include "core/duration.h"
 #include "io/control.h"
 #include "io/local_addresses.h"
+#include "io/local_time.h"
 
 namespace xdpban {
 
@@ -506,15 +507,6 @@ Result<std::vector<ListRow>> rows_from_maps(const GlobalOptions& g, const std::s
   return out;
 }
 
-std::string local_time(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  tm parts{};
-  char buf[32];
-  localtime_r(&tt, &parts);
-  strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &parts);
-  return buf;
-}
-
 void add_list(CLI::App& app, GlobalOptions& g) {
   auto* cmd = app.add_subcommand(
       "list",
@@ -563,7 +555,7 @@ void add_list(CLI::App& app, GlobalOptions& g) {
         continue;
       }
       std::printf("%-40s %-16s %-19s %-12s %-8s %s\n", r.cidr.c_str(), r.jail.c_str(),
-                  r.since ? local_time(*r.since).c_str() : "-",
+                  r.since ? local_time_format(*r.since, "%Y-%m-%d %H:%M:%S").c_str() : "-",
                   r.remaining_s ? format_duration(*r.remaining_s).c_str() : "permanent",
                   r.failures ? std::to_string(*r.failures).c_str() : "-", r.flags.c_str());
     }

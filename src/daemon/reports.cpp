@@ -27,13 +27,8 @@ std::string hostname() {
 }
 
 std::string rfc5322_date(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  tm lt{};
-  localtime_r(&tt, &lt);
-  char buf[64];
   // The daemon runs in the C locale: English day and month names, as mail wants.
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &lt);
-  return buf;
+  return local_time_format(t, "%a, %d %b %Y %H:%M:%S %z");
 }
 
 // "passed dropped_v4 dropped_v6 allow_hits [flood_dropped]" (the fifth came

@@ -7,7 +7,8 @@
 # what arrives per source. Two runs side by side: guard off (xdpband without a
 # flood jail: bans only) and guard on ([sip-flood]). Prints packets delivered,
 # CPU time spent, XDP counters, and how long until every flooding source was
-# banned. Namespaces xbl<pid>t/r, veth xbl<pid>0/1, pins /sys/fs/bpf/xdpban-bl-<pid>-*,
+# banned. Namespaces xbl<pid>t/r, veth xbl<pid>0/1, pins /sys/fs/bpf/xdpban-bl-<pid>-* (and
+# the generator's xdpban-bench-<its pid>-g),
 # files in /tmp/xbl-bench.*: all removed on exit, with the processes started.
 # Usage: sudo tools/bench/bench_flood.sh [--build DIR] [--sources N] [--seconds S]
 #        [--rate R] [--burst B] [--drops D] [--legit-pps P]
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --burst) burst=$2; shift 2 ;;
     --drops) drops=$2; shift 2 ;;
     --legit-pps) legit=$2; shift 2 ;;
-    *) sed -n '12,13p' "$0" >&2; exit 2 ;;
+    *) sed -n '13,14p' "$0" >&2; exit 2 ;;
   esac
 done
 XD=$build/src/daemon/xdpband XB=$build/src/cli/xdpban BD=$build/tools/bench/bench_datapath
@@ -37,9 +38,11 @@ done
 
 P=xbl$$ TXNS=xbl$$t RXNS=xbl$$r TXIF=xbl$$0 RXIF=xbl$$1
 T=$(mktemp -d /tmp/xbl-bench.XXXXXX)
-PIDS=()
+PIDS=() GENS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  # bench_datapath gen pins its maps under its own pid; a failed run leaves them.
+  for g in "${GENS[@]}"; do rm -rf "/sys/fs/bpf/xdpban-bench-$g-g"; done
   ip netns del "$TXNS" 2>/dev/null
   ip netns del "$RXNS" 2>/dev/null
   rm -rf /sys/fs/bpf/xdpban-bl-$$-* "$T"
@@ -124,7 +127,7 @@ print(n)" >"$D/legit.sent" &
   t0=$(date +%s.%N)
   taskset -c 1 "$BD" gen --tx-ns "$TXNS" --tx-if "$TXIF" --dst-mac "$RXMAC" --sources "$sources" --seconds "$seconds" >"$D/gen.json" &
   GPID=$!
-  PIDS+=($GPID)
+  PIDS+=($GPID) GENS+=($GPID)
   wait "$GPID"
   c1=$(busy)
   while [ ! -s "$D/legit.sent" ]; do sleep 0.1; done

@@ -957,10 +957,20 @@ int Daemon::run() {
   using Clock = std::chrono::steady_clock;
   bool in_txn = false;
   Clock::time_point txn_start;
+  // A step that holds the loop longer than this is logged: nothing else runs meanwhile.
+  auto timed = [](const char* what, int fd, auto&& step) {
+    auto t = Clock::now();
+    step();
+    auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+    if (ms >= 100)
+      spdlog::warn("event loop: {}{} took {:.0f} ms", what, fd < 0 ? "" : fmt::format(" (fd {})", fd), ms);
+  };
   auto end_txn = [&] {
     if (!in_txn) return;
     in_txn = false;
-    if (auto st = store_->commit(); !st) spdlog::error("cannot store state: {}", st.error().message);
+    timed("committing the state", -1, [&] {
+      if (auto st = store_->commit(); !st) spdlog::error("cannot store state: {}", st.error().message);
+    });
   };
   while (!stop_) {
     // With log data left over, only peek at other events, then read on.
@@ -986,9 +996,9 @@ int Daemon::run() {
       auto it = watchers_.find(evs[i].data.fd);
       if (it == watchers_.end()) continue;
       auto fn = it->second;
-      fn();
+      timed("an event handler", evs[i].data.fd, fn);
     }
-    flush_writes();
+    timed("storing bans", -1, [&] { flush_writes(); });
     if (Clock::now() - txn_start >= std::chrono::milliseconds(10)) end_txn();
   }
   end_txn();

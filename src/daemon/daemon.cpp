@@ -128,6 +128,13 @@ Result<LoadedConfig> load_config(const std::string& path) {
   auto jails = load_jails(out.daemon.jail_dir, files);
   if (!jails) return jails.error();
   std::map<FloodPort, std::string> guarded_by;
+  std::string why;  // what `enabled = auto` found, for the log
+  // Logs what `enabled = auto` decided; a jail that does not start is disabled.
+  auto auto_starts = [&](const JailSettings& s, bool found) {
+    spdlog::info("[{}] enabled = auto: {}{}", s.name, why, found ? "" : ": not started");
+    if (!found) out.disabled.push_back(s.name);
+    return found;
+  };
   for (auto& s : *jails) {
     if (!s.enabled && !s.enabled_auto) {
       out.disabled.push_back(s.name);
@@ -138,15 +145,7 @@ Result<LoadedConfig> load_config(const std::string& path) {
         if (auto [it, fresh] = guarded_by.emplace(p, s.name); !fresh)
           return invalid(s.where + ": [" + s.name + "] flood.ports: " + p.str() + " is guarded by [" +
                          it->second + "] already");
-      if (s.enabled_auto) {
-        std::string why;
-        if (!ports_listening(*s.flood, &why)) {
-          spdlog::info("[{}] enabled = auto: {}: not started", s.name, why);
-          out.disabled.push_back(s.name);
-          continue;
-        }
-        spdlog::info("[{}] enabled = auto: {}", s.name, why);
-      }
+      if (s.enabled_auto && !auto_starts(s, ports_listening(*s.flood, &why))) continue;
       s.enabled = true;
       out.floods.push_back(s);
       if (out.floods.size() >= XDPBAN_FLOOD_MAX_RULES)
@@ -157,15 +156,7 @@ Result<LoadedConfig> load_config(const std::string& path) {
     s.enabled = true;  // for an auto jail: if its logs exist (checked below)
     auto j = Jail::create(s, out.daemon.filter_path, files);
     if (!j) return j.error();
-    if (s.enabled_auto) {
-      std::string why;
-      if (!logs_exist(s, (*j)->journalmatch(), &why)) {
-        spdlog::info("[{}] enabled = auto: {}: not started", s.name, why);
-        out.disabled.push_back(s.name);
-        continue;
-      }
-      spdlog::info("[{}] enabled = auto: {}", s.name, why);
-    }
+    if (s.enabled_auto && !auto_starts(s, logs_exist(s, (*j)->journalmatch(), &why))) continue;
     out.jails.push_back(std::move(*j));
   }
   return out;
@@ -344,16 +335,15 @@ Status Daemon::attach_interfaces() {
 Status Daemon::reconcile() {
   PhaseTimer timer;
   int64_t now = unix_now();
-  auto lap = [&timer](const char* what) { timer.lap(what); };
   auto stored = store_->load_bans();
   if (!stored) return stored.error();
-  lap("store");
+  timer.lap("store");
   auto history = store_->load_history();
   if (!history) return history.error();
-  lap("history");
+  timer.lap("history");
   auto in_maps = blocklist_->list();
   if (!in_maps) return in_maps.error();
-  lap("maps");
+  timer.lap("maps");
   auto last_maps = store_->load_meta("maps_instance");
   if (!last_maps) return last_maps.error();
   const std::string instance = std::to_string(blocklist_->instance());
@@ -362,7 +352,7 @@ Status Daemon::reconcile() {
   // Both sides in cidr order, then walked side by side: no per-entry tree.
   auto s_order = cidr_order(*stored);
   auto m_order = cidr_order(*in_maps);
-  lap("sort");
+  timer.lap("sort");
   std::vector<BanRecord> active;
   active.reserve(stored->size() + in_maps->size());
   size_t restored = 0, expired = 0, adopted = 0, removed = 0, changed = 0;
@@ -430,13 +420,13 @@ Status Daemon::reconcile() {
   if (auto st = store_->set_allow(*allow); !st) return st;
   if (auto st = store_->save_meta("maps_instance", instance); !st) return st;
   if (auto st = store_->commit(); !st) return st;
-  lap("compare");
+  timer.lap("compare");
   for (const auto& [k, n] : *history) banned_total_[k.first] += static_cast<uint64_t>(n);
   size_t n_active = active.size();
   bans_->restore(std::move(active), std::move(*history));
-  lap("restore");
+  timer.lap("restore");
   (void)blocklist_->maintain(true);
-  lap("maintain");
+  timer.lap("maintain");
   spdlog::info(
       "restored state: {} active bans ({} put back into the maps, {} adopted from the maps, {} changed and "
       "{} "
@@ -722,10 +712,10 @@ nlohmann::json Daemon::status_json(const std::string& only) {
 }
 
 // A blocklist from `xdpban import`: "entries" holds one CIDR per line (the
-// CLI has parsed the file and reported its bad lines). The whole list is
-// applied in one store transaction; with "replace" the jail's old entries go
-// only after every new one is enforced. One summary line in the log, not one
-// per entry.
+// CLI has parsed the file and reported its bad lines). The whole list is in
+// the maps when this returns (its rows reach the store over the next rounds,
+// BanWriteQueue); with "replace" the jail's old entries go only after every
+// new one is enforced. One summary line in the log, not one per entry.
 nlohmann::json Daemon::import(const nlohmann::json& req) {
   PhaseTimer timer;
   const std::string jail = req.value("jail", "import");
@@ -767,9 +757,7 @@ nlohmann::json Daemon::import(const nlohmann::json& req) {
   if (replace && cidrs.empty() && !force)
     return error_json("the list has no entries to import; refusing to empty jail '" + jail + "'");
   timer.lap("guard");
-  std::vector<BanRecord> removed;
-  // Enforced when this returns; the store rows follow over the next rounds.
-  auto n = bans_->import(jail, cidrs, now, secs < 0 ? 0 : now + secs, XDPBAN_BAN_IMPORT, replace, &removed);
+  auto n = bans_->import(jail, cidrs, now, secs < 0 ? 0 : now + secs, XDPBAN_BAN_IMPORT, replace, nullptr);
   timer.lap("maps");
   if (!n) return error_json(n.error().message);
   (void)blocklist_->maintain(false);

@@ -2,6 +2,10 @@
 
 #include <time.h>
 
+#include <algorithm>
+
+#include "core/duration.h"
+
 namespace xdpban {
 
 int64_t unix_now() {
@@ -19,7 +23,8 @@ Status BpfBanSink::insert(const BanRecord& ban) {
   }
   uint64_t expires_ns = 0;
   if (ban.expiry != 0) {
-    int64_t left = ban.expiry - unix_now();
+    // At most kMaxDurationSeconds ahead, so the nanoseconds cannot wrap.
+    int64_t left = std::min(ban.expiry - unix_now(), kMaxDurationSeconds);
     // Already over: store it expired (1 ns of boot time is long past).
     expires_ns = left <= 0 ? 1 : boottime_ns() + static_cast<uint64_t>(left) * 1000000000ull;
   }

@@ -17,6 +17,7 @@
 #include "bpf/blocklist.h"
 #include "bpf/datapath.h"
 #include "core/cidr.h"
+#include "core/control_request.h"
 #include "core/duration.h"
 #include "io/control.h"
 #include "io/local_addresses.h"
@@ -164,6 +165,10 @@ void add_ban(CLI::App& app, GlobalOptions& g) {
     auto cidrs = parse_all(args, true);
     if (!cidrs) {
       g.exit_code = usage(cidrs.error().message);
+      return;
+    }
+    if (auto st = check_reason(reason); !st) {
+      g.exit_code = usage("--" + st.error().message);
       return;
     }
     uint64_t ttl_ns = 0;

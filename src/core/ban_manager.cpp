@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "core/duration.h"
 #include "xdpban/abi.h"
 
 namespace xdpban {
@@ -50,6 +51,8 @@ int64_t BanTimePolicy::duration(int previous, double rnd01) const {
     if (rndtime > 0) t += rnd01 * static_cast<double>(rndtime);
     if (maxtime > 0) t = std::min(t, static_cast<double>(maxtime));
   }
+  // Growth saturates at the longest duration instead of overflowing (inf/inf is NaN).
+  if (!(t < static_cast<double>(kMaxDurationSeconds))) return kMaxDurationSeconds;
   return std::max<int64_t>(1, static_cast<int64_t>(t));
 }
 
@@ -70,6 +73,8 @@ Result<BanManager::Outcome> BanManager::ban(const std::string& jail, const Cidr&
   if (guard_ && !force) {
     if (auto why = guard_(jail, cidr)) return Outcome{Outcome::kIgnored, BanRecord{cidr, jail}, *why};
   }
+  if (duration)
+    if (auto st = check_duration(*duration, true); !st) return st.error();
   const BanTimePolicy policy = policies_.count(jail) ? policies_.at(jail) : BanTimePolicy{};
   int previous = previous_bans(jail, cidr, policy.overalljails);
   int64_t secs = duration ? *duration : policy.duration(previous, rnd01);

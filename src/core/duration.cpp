@@ -69,8 +69,22 @@ Result<int64_t> parse_duration(std::string_view text) {
     skip_space();
   }
   if (parts == 0) return fail("empty");
-  if (total > 1e15) return fail("too large");
+  if (total > static_cast<double>(kMaxDurationSeconds))
+    return invalid("'" + std::string(text) +
+                   "' is longer than 100 years, the longest duration xdpban accepts (a ban that never ends "
+                   "is permanent: bantime = -1, xdpban ban --permanent)");
   return static_cast<int64_t>(std::floor(total));
+}
+
+Status check_duration(int64_t seconds, bool allow_permanent) {
+  if (seconds == -1 && allow_permanent) return {};
+  if (seconds <= 0)
+    return invalid(std::to_string(seconds) + " s is not a duration (at least 1 s" +
+                   (allow_permanent ? ", or -1 for permanent)" : ")"));
+  if (seconds > kMaxDurationSeconds)
+    return invalid(std::to_string(seconds) + " s is longer than 100 years, the longest xdpban accepts" +
+                   (allow_permanent ? " (-1 means permanent)" : ""));
+  return {};
 }
 
 std::string format_duration(int64_t seconds) {

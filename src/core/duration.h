@@ -12,8 +12,18 @@
 
 namespace xdpban {
 
+// The longest duration xdpban accepts anywhere (bantime, --for, findtime, a
+// control request): 100 years. Longer is an error rather than a value that
+// wraps somewhere downstream; a ban that never ends is permanent (-1).
+constexpr int64_t kMaxDurationSeconds = int64_t{100} * 36525 * 864;
+
 // Whole seconds; fractional parts ("1.5h") are accepted and rounded down.
+// More than kMaxDurationSeconds is an error.
 Result<int64_t> parse_duration(std::string_view text);
+
+// For a number of seconds from a request or a config: ok for -1 (permanent,
+// where allow_permanent) and 1..kMaxDurationSeconds; the error says why.
+Status check_duration(int64_t seconds, bool allow_permanent);
 
 // Compact human form: 0s, 45s, 10m, 1h30m, 2d3h, 5w.
 std::string format_duration(int64_t seconds);

@@ -19,6 +19,7 @@
 
 #include "bpf/datapath.h"
 #include "core/ban_guard.h"
+#include "core/control_request.h"
 #include "core/duration.h"
 #include "daemon/actions.h"
 #include "daemon/metrics.h"
@@ -29,6 +30,9 @@
 namespace xdpban {
 
 namespace {
+
+// A control client whose answer has not moved for this long is dropped.
+constexpr std::chrono::milliseconds kStalledClient{30000};
 
 std::vector<std::string> expand(const std::string& pattern) {
   if (pattern.find_first_of("*?[") == std::string::npos) return {pattern};
@@ -238,10 +242,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
     self->tick();
   };
   auto on_client = [self] {
-    for (int client : self->control_->accept_all())
-      (void)self->watch(client, [self, client] {
+    for (int client : self->control_->accept_all()) {
+      auto serve = [self, client] {
         if (!self->control_->serve(client)) self->unwatch(client);
-      });
+      };
+      // Edge-triggered: serve() reads and writes until EAGAIN, and an answer
+      // a slow client could not take yet goes out when its socket drains.
+      if (self->watch(client, serve, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) serve();
+    }
   };
   for (auto& [fd, fn] : std::initializer_list<std::pair<int, std::function<void()>>>{
            {d->tailer_->fd(), read_logs},
@@ -260,9 +268,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
 
 Daemon::~Daemon() = default;
 
-Status Daemon::watch(int fd, std::function<void()> on_readable) {
+Status Daemon::watch(int fd, std::function<void()> on_readable, uint32_t events) {
   epoll_event ev{};
-  ev.events = EPOLLIN;
+  ev.events = events;
   ev.data.fd = fd;
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
     return make_error(errno, std::string("epoll_ctl: ") + std::strerror(errno));
@@ -640,6 +648,12 @@ void Daemon::tick() {
   pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
   (void)blocklist_->maintain(false);
   save_positions();
+  for (int fd : control_->stalled(kStalledClient)) {
+    spdlog::warn("control socket: dropping a client that has not read its answer for {} s",
+                 kStalledClient.count() / 1000);
+    unwatch(fd);
+    control_->drop(fd);
+  }
   if (ticks_ % 60 == 0)
     for (const auto& j : cfg_.jails) j->tracker().expire(now);
   if (ticks_ % 3600 == 1) {
@@ -723,14 +737,11 @@ nlohmann::json Daemon::status_json(const std::string& only) {
 // the maps when this returns (its rows reach the store over the next rounds,
 // BanWriteQueue); with "replace" the jail's old entries go only after every
 // new one is enforced. One summary line in the log, not one per entry.
-nlohmann::json Daemon::import(const nlohmann::json& req) {
+nlohmann::json Daemon::import(const ControlRequest& req) {
   PhaseTimer timer;
-  const std::string jail = req.value("jail", "import");
-  if (auto st = check_jail_name(jail); !st) return error_json(st.error().message);
-  const bool replace = req.value("replace", false), force = req.value("force", false);
-  int64_t now = unix_now(), secs = req.value("duration", int64_t{-1});
-  if (secs == 0 || secs < -1) return error_json("duration: " + std::to_string(secs) + " is not a duration");
-  const std::string& text = req.at("entries").get_ref<const std::string&>();
+  const std::string jail = req.jail.empty() ? "import" : req.jail;
+  int64_t now = unix_now(), secs = req.duration.value_or(-1);
+  const std::string& text = req.entries;
   std::vector<Cidr> cidrs;
   cidrs.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   size_t line = 0;
@@ -751,20 +762,20 @@ nlohmann::json Daemon::import(const nlohmann::json& req) {
   timer.lap("sort");
   nlohmann::json refused = nlohmann::json::array();
   size_t n_refused = 0;
-  if (!force) {
-    auto allow = blocklist_->allow_list();
-    if (!allow) return error_json(allow.error().message);
-    BanGuard guard(local_addrs_, std::move(*allow));
+  if (!req.force) {
+    auto guard = ban_guard();
+    if (!guard) return error_json(guard.error().message);
     std::erase_if(cidrs, [&](const Cidr& c) {
-      auto why = guard.refuse(c);
+      auto why = guard->refuse(c);
       if (why && n_refused++ < 20) refused.push_back({{"cidr", c.str()}, {"why", *why}});
       return why.has_value();
     });
   }
-  if (replace && cidrs.empty() && !force)
+  if (req.replace && cidrs.empty() && !req.force)
     return error_json("the list has no entries to import; refusing to empty jail '" + jail + "'");
   timer.lap("guard");
-  auto n = bans_->import(jail, cidrs, now, secs < 0 ? 0 : now + secs, XDPBAN_BAN_IMPORT, replace, nullptr);
+  auto n =
+      bans_->import(jail, cidrs, now, secs < 0 ? 0 : now + secs, XDPBAN_BAN_IMPORT, req.replace, nullptr);
   timer.lap("maps");
   if (!n) return error_json(n.error().message);
   (void)blocklist_->maintain(false);
@@ -774,7 +785,7 @@ nlohmann::json Daemon::import(const nlohmann::json& req) {
       "[{}] Import {} entries: {} added, {} already listed, {} kept by other jails, {} refused{} in {:.2f} s "
       "({})",
       jail, cidrs.size() + n_refused, n->added, n->already, n->kept, n_refused,
-      replace ? fmt::format(", {} removed", n->removed) : "", s, timer.text());
+      req.replace ? fmt::format(", {} removed", n->removed) : "", s, timer.text());
   return {{"ok", true},
           {"added", n->added},
           {"already", n->already},
@@ -785,29 +796,34 @@ nlohmann::json Daemon::import(const nlohmann::json& req) {
           {"seconds", s}};
 }
 
-nlohmann::json Daemon::handle(const nlohmann::json& req) {
-  const std::string cmd = req.value("cmd", "");
+// The own-address and allow-list checks of a manual ban or an import (the
+// same as the CLI's), over the allow list as the maps hold it now.
+Result<BanGuard> Daemon::ban_guard() {
+  auto allow = blocklist_->allow_list();
+  if (!allow) return allow.error();
+  return BanGuard(local_addrs_, std::move(*allow));
+}
+
+nlohmann::json Daemon::handle(const nlohmann::json& json) {
+  auto parsed = parse_control_request(json);
+  if (!parsed) return error_json(parsed.error().message);
+  const ControlRequest& req = *parsed;
+  using Cmd = ControlRequest::Cmd;
   int64_t now = unix_now();
-  auto cidrs_of = [&](std::vector<Cidr>* out) -> std::optional<std::string> {
-    for (const auto& s : req.value("cidrs", std::vector<std::string>{})) {
-      auto c = Cidr::parse(s);
-      if (!c) return c.error().message;
-      out->push_back(*c);
-    }
-    return std::nullopt;
-  };
-  if (cmd == "ping") return {{"ok", true}, {"pid", getpid()}, {"version", "0.1.0"}};
-  if (cmd == "ban") {
-    std::vector<Cidr> cidrs;
-    if (auto e = cidrs_of(&cidrs)) return error_json(*e);
-    std::string jail = req.value("jail", "manual");
-    std::optional<int64_t> dur;
-    if (req.contains("duration") && !req["duration"].is_null()) dur = req["duration"].get<int64_t>();
+  if (req.cmd == Cmd::kPing) return {{"ok", true}, {"pid", getpid()}, {"version", "0.1.0"}};
+  if (req.cmd == Cmd::kBan) {
+    std::string jail = req.jail.empty() ? "manual" : req.jail;
+    std::optional<int64_t> dur = req.duration;
     if (!dur && jail == "manual") dur = -1;
-    bool force = req.value("force", false);
+    if (!req.force) {
+      auto guard = ban_guard();
+      if (!guard) return error_json(guard.error().message);
+      for (const auto& c : req.cidrs)
+        if (auto why = guard->refuse(c)) return error_json(*why);
+    }
     nlohmann::json results = nlohmann::json::array();
-    for (const auto& c : cidrs) {
-      auto o = bans_->ban(jail, c, now, 0, XDPBAN_BAN_MANUAL, dur, 0, force);
+    for (const auto& c : req.cidrs) {
+      auto o = bans_->ban(jail, c, now, 0, XDPBAN_BAN_MANUAL, dur, 0, req.force);
       if (!o) return error_json(o.error().message);
       static const char* kinds[] = {"banned", "prolonged", "already", "ignored"};
       nlohmann::json r = ban_json(o->ban, now);
@@ -815,22 +831,19 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
       if (o->kind == BanManager::Outcome::kIgnored) r["reason"] = o->reason;
       if (o->kind == BanManager::Outcome::kBanned) {
         ++banned_total_[jail];
-        announce({BanEvent::kBan, o->ban, req.value("reason", "")});
+        announce({BanEvent::kBan, o->ban, req.reason});
       } else if (o->kind == BanManager::Outcome::kProlonged) {
-        announce({BanEvent::kProlong, o->ban, req.value("reason", "")});
+        announce({BanEvent::kProlong, o->ban, req.reason});
       }
       results.push_back(r);
     }
     return {{"ok", true}, {"results", results}};
   }
-  if (cmd == "unban") {
-    std::vector<Cidr> targets;
-    if (auto e = cidrs_of(&targets)) return error_json(*e);
-    if (req.value("all", false)) {
-      std::string jail = req.value("jail", "");
+  if (req.cmd == Cmd::kUnban) {
+    std::vector<Cidr> targets = req.cidrs;
+    if (req.all)
       for (const auto& [c, b] : bans_->active())
-        if (jail.empty() || b.jail == jail) targets.push_back(c);
-    }
+        if (req.jail.empty() || b.jail == req.jail) targets.push_back(c);
     nlohmann::json removed = nlohmann::json::array(), missing = nlohmann::json::array();
     for (const auto& c : targets) {
       auto r = bans_->unban(c);
@@ -842,16 +855,14 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
         missing.push_back(c.str());
       }
     }
-    (void)blocklist_->maintain(req.value("all", false));
+    (void)blocklist_->maintain(req.all);
     return {{"ok", true}, {"removed", removed}, {"missing", missing}};
   }
-  if (cmd == "import") return import(req);
-  if (cmd == "allow_add" || cmd == "allow_del") {
-    std::vector<Cidr> cidrs;
-    if (auto e = cidrs_of(&cidrs)) return error_json(*e);
+  if (req.cmd == Cmd::kImport) return import(req);
+  if (req.cmd == Cmd::kAllowAdd || req.cmd == Cmd::kAllowDel) {
     nlohmann::json missing = nlohmann::json::array();
-    for (const auto& c : cidrs) {
-      if (cmd == "allow_add") {
+    for (const auto& c : req.cidrs) {
+      if (req.cmd == Cmd::kAllowAdd) {
         if (auto st = blocklist_->allow_add(c); !st) return error_json(st.error().message);
         if (auto st = store_->add_allow(c); !st) return error_json(st.error().message);
       } else {
@@ -863,32 +874,25 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
     }
     return {{"ok", true}, {"missing", missing}};
   }
-  if (cmd == "list") {
-    std::string jail = req.value("jail", "");
-    std::optional<Cidr> within;
-    if (req.contains("cidr")) {
-      auto c = Cidr::parse(req.value("cidr", ""));
-      if (!c) return error_json(c.error().message);
-      within = *c;
-    }
+  if (req.cmd == Cmd::kList) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [c, b] : bans_->active()) {
-      if (!jail.empty() && b.jail != jail) continue;
-      if (within && !within->contains(c)) continue;
+      if (!req.jail.empty() && b.jail != req.jail) continue;
+      if (req.within && !req.within->contains(c)) continue;
       out.push_back(ban_json(b, now));
     }
     return {{"ok", true}, {"bans", out}};
   }
-  if (cmd == "status") {
-    std::string jail = req.value("jail", "");
-    if (!jail.empty() && !cfg_.find(jail)) return error_json("no enabled jail named '" + jail + "'");
+  if (req.cmd == Cmd::kStatus) {
+    if (!req.jail.empty() && !cfg_.find(req.jail))
+      return error_json("no enabled jail named '" + req.jail + "'");
     return {{"ok", true},
-            {"jails", status_json(jail)},
+            {"jails", status_json(req.jail)},
             {"interfaces", attached_},
             {"disabled", cfg_.disabled},
             {"bans", bans_->active().size()}};
   }
-  if (cmd == "stats") {
+  if (req.cmd == Cmd::kStats) {
     auto s = blocklist_->stats();
     if (!s) return error_json(s.error().message);
     return {{"ok", true},
@@ -905,18 +909,16 @@ nlohmann::json Daemon::handle(const nlohmann::json& req) {
               {"flood_events", s->flood_events},
               {"flood_lost", s->flood_lost}}}};
   }
-  if (cmd == "reload") {
-    sd_notify(0, "RELOADING=1");
-    auto st = reload();
-    sd_notify(0, "READY=1");
-    if (!st) {
-      spdlog::error("reload failed, keeping the running configuration: {}", st.error().message);
-      return error_json(st.error().message);
-    }
-    spdlog::info("configuration reloaded: {} jails", cfg_.jails.size());
-    return {{"ok", true}, {"jails", cfg_.jails.size()}};
+  // Cmd::kReload
+  sd_notify(0, "RELOADING=1");
+  auto st = reload();
+  sd_notify(0, "READY=1");
+  if (!st) {
+    spdlog::error("reload failed, keeping the running configuration: {}", st.error().message);
+    return error_json(st.error().message);
   }
-  return error_json("unknown command '" + cmd + "'");
+  spdlog::info("configuration reloaded: {} jails", cfg_.jails.size());
+  return {{"ok", true}, {"jails", cfg_.jails.size()}};
 }
 
 void Daemon::on_signals() {

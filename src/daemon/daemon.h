@@ -4,6 +4,9 @@
 // maps and config, and reload. Does not own matching (Jail) or map layout.
 #pragma once
 
+#include <sys/epoll.h>
+
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,7 +18,9 @@
 #include "bpf/ban_sink.h"
 #include "bpf/blocklist.h"
 #include "bpf/flood.h"
+#include "core/ban_guard.h"
 #include "core/ban_manager.h"
+#include "core/control_request.h"
 #include "daemon/config.h"
 #include "daemon/jail.h"
 #include "io/ban_write_queue.h"
@@ -84,8 +89,8 @@ class Daemon {
   Status configure_flood();
   void on_flood(const FloodReport& r);
   void tick();
-  // Calls on_readable whenever fd is readable, from the event loop.
-  Status watch(int fd, std::function<void()> on_readable);
+  // Calls on_ready whenever fd has one of `events`, from the event loop.
+  Status watch(int fd, std::function<void()> on_ready, uint32_t events = EPOLLIN);
   void unwatch(int fd);
   void on_signals();
   // Logs a ban change in fail2ban's vocabulary and tells every listener.
@@ -95,8 +100,9 @@ class Daemon {
   // Writes queued ban rows, at most a round's worth unless `all`.
   void flush_writes(bool all = false);
   std::optional<std::string> guard(const std::string& jail, const Cidr& c);
-  nlohmann::json handle(const nlohmann::json& req);
-  nlohmann::json import(const nlohmann::json& req);
+  nlohmann::json handle(const nlohmann::json& json);
+  nlohmann::json import(const ControlRequest& req);
+  Result<BanGuard> ban_guard();
   nlohmann::json status_json(const std::string& jail);
   // Actions, reports, metrics and the event log (daemon_ops.cpp).
   Status start_ops();

@@ -85,10 +85,12 @@ std::vector<int> ControlServer::accept_all() {
     socklen_t len = sizeof cred;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
         (cred.uid != 0 && cred.uid != ::getuid())) {
-      write_all(fd,
-                nlohmann::json{{"ok", false}, {"error", "permission denied: only root may control xdpband"}}
-                        .dump() +
-                    "\n");
+      // One attempt, never a wait: the short answer fits in an empty socket buffer.
+      static const std::string kDenied =
+          nlohmann::json{{"ok", false}, {"error", "permission denied: only root may control xdpband"}}
+              .dump() +
+          "\n";
+      (void)!::send(fd, kDenied.data(), kDenied.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(fd);
       continue;
     }
@@ -98,54 +100,84 @@ std::vector<int> ControlServer::accept_all() {
   return out;
 }
 
+nlohmann::json ControlServer::answer(const std::string& line) {
+  auto req = nlohmann::json::parse(line, nullptr, false);
+  if (req.is_discarded() || !req.is_object())
+    return {{"ok", false}, {"error", "request is not a JSON object"}};
+  auto v = req.find("v");
+  if (v == req.end() || !v->is_number_integer() || v->get<int64_t>() != kControlProtocol)
+    return {
+        {"ok", false},
+        {"error", "protocol version " + (v == req.end() ? std::string("missing") : v->dump().substr(0, 32)) +
+                      " not supported (daemon speaks " + std::to_string(kControlProtocol) + ")"}};
+  try {
+    return handler_(req);
+  } catch (const std::exception& e) {  // a handler's bug: answer, never crash the daemon
+    return {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+  }
+}
+
+// Sends what is queued for c without waiting; false when the peer is gone.
+bool ControlServer::flush(Client& c, Clock::time_point now) {
+  while (c.sent < c.out.size()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n <= 0) return false;
+    c.sent += static_cast<size_t>(n);
+    c.progress = now;
+  }
+  c.out.clear();
+  c.sent = 0;
+  return true;
+}
+
 bool ControlServer::serve(int fd) {
   auto it = clients_.find(fd);
   if (it == clients_.end()) return false;
   Client& c = it->second;
+  const auto now = Clock::now();
+  auto gone = [&] {
+    clients_.erase(it);
+    return false;
+  };
+  if (!flush(c, now)) return gone();
   char buf[65536];
-  for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  while (!c.eof) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
       c.in.append(buf, static_cast<size_t>(n));
-      if (c.in.size() > kMaxRequest) {
-        clients_.erase(it);
-        return false;
-      }
+      if (c.in.size() > kMaxRequest) return gone();
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
-    clients_.erase(it);  // closed by the peer
-    return false;
+    if (n < 0) return gone();
+    c.eof = true;  // the peer is done sending; it may still read its answers
   }
+  // One answer in flight at a time: a client that does not read its answers
+  // stops being served, and holds one answer's memory, never the loop.
   size_t nl;
-  // Scan only what arrived since the last look: a large request comes in many reads.
-  while ((nl = c.in.find('\n', c.scanned)) != std::string::npos) {
+  while (c.out.empty() && (nl = c.in.find('\n', c.scanned)) != std::string::npos) {
     std::string line = c.in.substr(0, nl);
     c.in.erase(0, nl + 1);
     c.scanned = 0;
-    nlohmann::json reply;
-    auto req = nlohmann::json::parse(line, nullptr, false);
-    if (req.is_discarded() || !req.is_object()) {
-      reply = {{"ok", false}, {"error", "request is not a JSON object"}};
-    } else if (req.value("v", 0) != kControlProtocol) {
-      reply = {{"ok", false},
-               {"error", "protocol version " + std::to_string(req.value("v", 0)) +
-                             " not supported (daemon speaks " + std::to_string(kControlProtocol) + ")"}};
-    } else {
-      try {
-        reply = handler_(req);
-      } catch (const std::exception& e) {  // a malformed field: answer, never crash the daemon
-        reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
-      }
-    }
-    if (!write_all(fd, reply.dump() + "\n")) {
-      clients_.erase(fd);
-      return false;
-    }
+    c.out = answer(line).dump() + "\n";
+    c.progress = now;
+    if (!flush(c, now)) return gone();
   }
-  c.scanned = c.in.size();
+  // Scan only what arrived since the last look: a large request comes in many reads.
+  if (c.out.empty()) c.scanned = c.in.size();
+  if (c.eof && c.out.empty()) return gone();
   return true;
+}
+
+std::vector<int> ControlServer::stalled(std::chrono::milliseconds limit) {
+  std::vector<int> out;
+  const auto now = Clock::now();
+  for (const auto& [fd, c] : clients_)
+    if (!c.out.empty() && now - c.progress >= limit) out.push_back(fd);
+  return out;
 }
 
 Result<nlohmann::json> control_call(const std::string& path, const nlohmann::json& request, int timeout_ms) {

@@ -5,11 +5,13 @@
 // what commands mean.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "io/fd.h"
@@ -18,18 +20,27 @@ namespace xdpban {
 
 constexpr int kControlProtocol = 1;
 
+// Never waits on a client: sockets are non-blocking, an answer the client
+// does not read yet stays queued (one per client; its further requests wait),
+// and the daemon drops clients stalled() for too long.
 class ControlServer {
  public:
   using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+  using Clock = std::chrono::steady_clock;
   static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, Handler handler);
   ~ControlServer();
 
   int listen_fd() const { return listen_.get(); }
-  // Accepts pending clients; returns their fds (to add to epoll).
+  // Accepts pending clients; returns their fds (to add to epoll, edge-triggered
+  // for both reading and writing: serve() reads and writes until EAGAIN).
   std::vector<int> accept_all();
-  // Reads from a client, answers complete requests; false when it is gone.
+  // Sends queued answers, reads, answers complete requests; false when the
+  // client is gone (closed by the peer, an error, or dropped).
   bool serve(int fd);
+  // Clients whose queued answer has not moved for `limit` (to drop).
+  std::vector<int> stalled(std::chrono::milliseconds limit);
   void drop(int fd) { clients_.erase(fd); }
+  size_t clients() const { return clients_.size(); }
 
  private:
   ControlServer() = default;
@@ -37,7 +48,14 @@ class ControlServer {
     Fd fd;
     std::string in;
     size_t scanned = 0;  // bytes of `in` known to hold no newline
+    std::string out;     // the answer being sent
+    size_t sent = 0;     // bytes of `out` sent
+    Clock::time_point progress{};
+    bool eof = false;  // the peer shut down its side
   };
+  nlohmann::json answer(const std::string& line);
+  bool flush(Client& c, Clock::time_point now);
+
   std::string path_;
   Fd listen_;
   Handler handler_;

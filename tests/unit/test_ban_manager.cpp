@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/ban_manager.h"
+#include "core/duration.h"
 
 namespace xdpban {
 namespace {
@@ -64,6 +65,28 @@ TEST(BanTimePolicy, IncrementDoublesAndCaps) {
   EXPECT_EQ(p.duration(1, 0.5), 1250);
   p.bantime = -1;
   EXPECT_EQ(p.duration(4, 0), -1);
+}
+
+TEST(BanTimePolicy, GrowthSaturatesAtTheLongestDuration) {
+  BanTimePolicy p;
+  p.bantime = kMaxDurationSeconds / 2;
+  p.increment = true;
+  p.factor = 1e12;
+  EXPECT_EQ(p.duration(20, 0), kMaxDurationSeconds);
+  p.formula = BanTimePolicy::Formula::kExponential;
+  EXPECT_EQ(p.duration(20, 0), kMaxDurationSeconds) << "exp() overflowing to inf";
+}
+
+TEST(BanManager, RejectsDurationsOutOfRange) {
+  FakeSink sink;
+  BanManager m(sink, nullptr);
+  for (int64_t bad : {int64_t{0}, int64_t{-2}, int64_t{1} << 62, kMaxDurationSeconds + 1}) {
+    auto o = m.ban("manual", C("192.0.2.1"), T, 0, 0, bad, 0);
+    EXPECT_FALSE(o.ok()) << bad;
+  }
+  EXPECT_TRUE(sink.maps.empty()) << "nothing written for a rejected duration";
+  ASSERT_TRUE(m.ban("manual", C("192.0.2.1"), T, 0, 0, kMaxDurationSeconds, 0).ok());
+  EXPECT_EQ(sink.maps.at(C("192.0.2.1")).expiry, T + kMaxDurationSeconds);
 }
 
 TEST(BanTimePolicy, Formulas) {

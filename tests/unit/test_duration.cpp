@@ -27,6 +27,21 @@ TEST(Duration, RejectsGarbage) {
   EXPECT_NE(parse_duration("ten").error().message.find("'ten' is not a duration"), std::string::npos);
 }
 
+TEST(Duration, RejectsMoreThanAHundredYears) {
+  EXPECT_EQ(*parse_duration("100y"), kMaxDurationSeconds);
+  auto r = parse_duration("585y");  // once wrapped to 23w6d in nanoseconds
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("longer than 100 years"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(parse_duration("1e30").ok());
+  EXPECT_FALSE(parse_duration("99999999999999999999999s").ok());
+  EXPECT_TRUE(check_duration(-1, true).ok());
+  EXPECT_FALSE(check_duration(-1, false).ok());
+  EXPECT_FALSE(check_duration(0, true).ok());
+  EXPECT_FALSE(check_duration(-5, true).ok());
+  EXPECT_FALSE(check_duration(int64_t{1} << 62, true).ok());
+  EXPECT_TRUE(check_duration(kMaxDurationSeconds, false).ok());
+}
+
 TEST(Duration, Formats) {
   EXPECT_EQ(format_duration(0), "0s");
   EXPECT_EQ(format_duration(45), "45s");

@@ -478,11 +478,37 @@ std::string counts_text(const std::map<std::string, int>& counts) {
   return out.empty() ? "(none)" : out;
 }
 
-// Every "LOG|FILTER" pair of DIR/expected.json: our counts against fail2ban's.
-// `compare_dir` (optional) is a second filter directory (ours) whose same-named
-// filters are reported beside, for information only.
-int run_real_logs(const std::string& dir, const std::string& filter_dir, const std::string& compare_dir,
-                  bool verbose) {
+// Prints agree/disagree for one count against fail2ban's, with the differing hosts.
+bool report_pair(const std::string& label, const xdpban::Result<std::map<std::string, int>>& got,
+                 const std::map<std::string, int>& want, bool verbose) {
+  if (!got) {
+    std::cout << "disagree " << label << ": " << got.error().message << "\n";
+    return false;
+  }
+  if (*got == want) {
+    std::cout << "agree    " << label << "\n";
+    if (verbose) std::cout << "    " << counts_text(want) << "\n";
+    return true;
+  }
+  std::cout << "disagree " << label << "\n";
+  std::set<std::string> hosts;
+  for (const auto& [h, n] : want) hosts.insert(h);
+  for (const auto& [h, n] : *got) hosts.insert(h);
+  for (const auto& h : hosts) {
+    int w = want.count(h) ? want.at(h) : 0, g = got->count(h) ? got->at(h) : 0;
+    if (w != g) std::cout << "    " << h << ": fail2ban " << w << ", ours " << g << "\n";
+  }
+  return false;
+}
+
+// Every "LOG|FILTER" pair of DIR/expected.json: our engine with fail2ban's
+// filter against fail2ban's counts. `ours_dir` (optional) holds our own
+// filters: each line "LOG|OURS STOCK" of `ours_pairs` (optional) says that
+// ours_dir/OURS.conf over LOG must count what fail2ban's STOCK filter does
+// (expected.json's "LOG|STOCK"); other same-named filters of ours_dir are
+// reported beside, for information only.
+int run_real_logs(const std::string& dir, const std::string& filter_dir, const std::string& ours_dir,
+                  const std::string& ours_pairs, bool verbose) {
   std::ifstream in(dir + "/expected.json");
   json expected;
   try {
@@ -491,45 +517,54 @@ int run_real_logs(const std::string& dir, const std::string& filter_dir, const s
     std::cerr << "compat_runner: " << dir << "/expected.json: " << e.what() << "\n";
     return 2;
   }
-  int agree = 0, total = 0;
+  std::map<std::string, std::map<std::string, int>> wants;
   for (const auto& [pair, want_json] : expected.items()) {
+    auto& want = wants[pair];  // also the pairs without failures
+    for (const auto& [host, n] : want_json.items()) want[host] = n.get<int>();
+  }
+  int agree = 0, total = 0;
+  for (const auto& [pair, want] : wants) {
     auto bar = pair.find('|');
     if (bar == std::string::npos) {
       std::cerr << "compat_runner: expected.json: key '" << pair << "' is not LOG|FILTER\n";
       return 2;
     }
     std::string log = pair.substr(0, bar), filter = pair.substr(bar + 1);
-    std::map<std::string, int> want;
-    for (const auto& [host, n] : want_json.items()) want[host] = n.get<int>();
     ++total;
-    auto got = count_failures(dir + "/" + log, filter_dir, filter);
-    if (!got) {
-      std::cout << "disagree " << pair << ": " << got.error().message << "\n";
-      continue;
+    agree += report_pair(pair, count_failures(dir + "/" + log, filter_dir, filter), want, verbose);
+    auto spec = xdpban::FilterSpec::parse(filter);
+    if (!ours_dir.empty() && spec && exists(ours_dir + "/" + spec->name + ".conf")) {
+      auto ours = count_failures(dir + "/" + log, ours_dir, filter);
+      std::cout << "    (info) " << ours_dir << "/" << spec->name << ".conf: "
+                << (ours ? (*ours == want ? "same counts" : counts_text(*ours)) : ours.error().message)
+                << "\n";
     }
-    if (*got == want) {
-      ++agree;
-      std::cout << "agree    " << pair << "\n";
-      if (verbose) std::cout << "    " << counts_text(want) << "\n";
-    } else {
-      std::cout << "disagree " << pair << "\n";
-      std::set<std::string> hosts;
-      for (const auto& [h, n] : want) hosts.insert(h);
-      for (const auto& [h, n] : *got) hosts.insert(h);
-      for (const auto& h : hosts) {
-        int w = want.count(h) ? want[h] : 0, g = got->count(h) ? got->at(h) : 0;
-        if (w != g) std::cout << "    " << h << ": fail2ban " << w << ", ours " << g << "\n";
-      }
+  }
+  if (!ours_pairs.empty()) {
+    std::ifstream pairs(ours_pairs);
+    if (!pairs) {
+      std::cerr << "compat_runner: cannot read " << ours_pairs << "\n";
+      return 2;
     }
-    if (!compare_dir.empty()) {
-      auto spec = xdpban::FilterSpec::parse(filter);
-      if (spec && exists(compare_dir + "/" + spec->name + ".conf")) {
-        auto ours = count_failures(dir + "/" + log, compare_dir, filter);
-        std::cout << "    " << compare_dir << "/" << spec->name << ".conf: "
-                  << (ours ? (*ours == want ? "same counts" : counts_text(*ours)) : ours.error().message)
-                  << "\n";
-        if (ours && *ours != want) std::cout << "    fail2ban's: " << counts_text(want) << "\n";
+    std::string line;
+    while (std::getline(pairs, line)) {
+      line = xdpban::trim(line);
+      if (line.empty() || line[0] == '#') continue;
+      std::istringstream words(line);
+      std::string log_ours, stock;
+      words >> log_ours >> stock;
+      auto bar = log_ours.find('|');
+      std::string key = bar == std::string::npos ? "" : log_ours.substr(0, bar) + "|" + stock;
+      if (stock.empty() || !wants.count(key)) {
+        std::cerr << "compat_runner: " << ours_pairs << ": '" << line
+                  << "' is not 'LOG|OURS STOCK' with LOG|STOCK in expected.json\n";
+        return 2;
       }
+      ++total;
+      agree +=
+          report_pair(ours_dir + ": " + log_ours + " (as fail2ban's " + stock + ")",
+                      count_failures(dir + "/" + log_ours.substr(0, bar), ours_dir, log_ours.substr(bar + 1)),
+                      wants[key], verbose);
     }
   }
   std::cout << agree << "/" << total << " log|filter pairs agree\n";
@@ -539,7 +574,7 @@ int run_real_logs(const std::string& dir, const std::string& filter_dir, const s
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string root, ratchet_file, filter_dir, log_dir, real_logs, compare_dir;
+  std::string root, ratchet_file, filter_dir, log_dir, real_logs, ours_dir, ours_pairs;
   bool verbose = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -553,8 +588,10 @@ int main(int argc, char** argv) {
       log_dir = argv[++i];
     else if (a == "--real-logs" && i + 1 < argc)
       real_logs = argv[++i];
-    else if (a == "--compare-filter-dir" && i + 1 < argc)
-      compare_dir = argv[++i];
+    else if (a == "--ours" && i + 1 < argc)
+      ours_dir = argv[++i];
+    else if (a == "--ours-pairs" && i + 1 < argc)
+      ours_pairs = argv[++i];
     else if (a == "-v")
       verbose = true;
     else {
@@ -574,7 +611,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!real_logs.empty())
-    return run_real_logs(real_logs, root + "/etc/fail2ban/filter.d", compare_dir, verbose);
+    return run_real_logs(real_logs, root + "/etc/fail2ban/filter.d", ours_dir, ours_pairs, verbose);
   setenv("TZ", kTestTz, 1);
   tzset();
   const std::string pkg = root + "/usr/lib/python3/dist-packages/fail2ban";

@@ -10,8 +10,8 @@ namespace {
 
 // A jail override's text with each known/NAME marker replaced by the filter's
 // NAME, else by the value known/NAME had in earlier jail files.
-Result<std::string> resolve_known(const std::string& opt, const JailSettings::FilterOverride& o,
-                                  const FilterDefinition& def) {
+Result<std::string> resolve_known(const std::string& jail, const std::string& opt,
+                                  const JailSettings::FilterOverride& o, const FilterDefinition& def) {
   std::string out;
   for (size_t p = 0;;) {
     size_t m = o.text.find('\x1f', p);
@@ -27,8 +27,8 @@ Result<std::string> resolve_known(const std::string& opt, const JailSettings::Fi
     else if (auto f = o.known_fallback.find(name); f != o.known_fallback.end())
       out += f->second;
     else
-      return invalid(o.where + ": " + opt + ": '%(known/" + name + ")s': the filter " + def.source +
-                     " has no option '" + name + "'");
+      return invalid(o.where + ": [" + jail + "] " + opt + ": '%(known/" + name + ")s': the filter " +
+                     def.source + " has no option '" + name + "'");
     p = end + 1;
   }
 }
@@ -107,17 +107,21 @@ Result<std::unique_ptr<Jail>> Jail::create(const JailSettings& settings,
   auto def = load_filter_definition(*path, args, files, known);
   if (!def) return def.error().wrap("[" + settings.name + "] filter " + *path);
   def->usedns = settings.usedns;
-  std::string overridden;
+  // A regex of the jail's that does not compile is reported at the jail's option.
+  std::string first_where, overridden;
   for (const auto& [opt, o] : settings.filter_overrides) {
-    auto text = resolve_known(opt, o, *def);
-    if (!text) return text.error().wrap("[" + settings.name + "]");
+    auto text = resolve_known(settings.name, opt, o, *def);
+    if (!text) return text.error();
     if (auto st = apply_override(opt, *text, *def); !st)
       return invalid(o.where + ": [" + settings.name + "] " + opt + ": " + st.error().message);
-    overridden += (overridden.empty() ? " (with the jail's " : ", ") + opt + " from " + o.where;
+    if (first_where.empty()) first_where = o.where;
+    overridden += (overridden.empty() ? "" : ", ") + opt + " (" + o.where + ")";
   }
-  if (!overridden.empty()) overridden += ")";
   auto filter = Filter::create(*def);
-  if (!filter) return filter.error().wrap("[" + settings.name + "] filter " + *path + overridden);
+  if (!filter && !overridden.empty())
+    return invalid(first_where + ": [" + settings.name + "] the jail's " + overridden + " with filter " +
+                   *path + ": " + filter.error().message);
+  if (!filter) return filter.error().wrap("[" + settings.name + "] filter " + *path);
   return std::unique_ptr<Jail>(new Jail(settings, std::move(*filter)));
 }
 

@@ -59,9 +59,11 @@ Result<FilterDefinition> resolve_filter(const TestFilterOptions& o, const FileSo
   return def;
 }
 
-// Calls `fn` for each line of `in` (without its newline), reading in large blocks.
+// Calls `fn` for each line of `in` (without its newline), reading in large
+// blocks. An unterminated last line is not a line yet (fail2ban's reader and
+// xdpband's tailer wait for its newline): it is skipped, and its length returned.
 template <typename Fn>
-void for_each_line(FILE* in, Fn&& fn) {
+size_t for_each_line(FILE* in, Fn&& fn) {
   std::vector<char> block(1 << 20);
   std::string carry;
   size_t got;
@@ -80,7 +82,7 @@ void for_each_line(FILE* in, Fn&& fn) {
     }
     carry.append(block.data() + start, got - start);
   }
-  if (!carry.empty()) fn(std::string_view(carry));
+  return carry.size();
 }
 
 int run_test_filter(const TestFilterOptions& o) {
@@ -122,18 +124,23 @@ int run_test_filter(const TestFilterOptions& o) {
       if (o.print_missed) listing << raw << "\n";
     }
   };
+  size_t unterminated = 0;
   if (o.input == "-") {
-    for_each_line(stdin, on_line);
+    unterminated = for_each_line(stdin, on_line);
   } else if (is_regular_file(o.input)) {
     std::unique_ptr<FILE, int (*)(FILE*)> in(fopen(o.input.c_str(), "rb"), fclose);
     if (!in) {
       std::cerr << "xdpban test-filter: " << o.input << ": cannot open\n";
       return 1;
     }
-    for_each_line(in.get(), on_line);
+    unterminated = for_each_line(in.get(), on_line);
   } else {
     on_line(o.input);
   }
+  if (unterminated)
+    std::cerr << "xdpban test-filter: " << (o.input == "-" ? "stdin" : o.input) << ": last line ("
+              << unterminated
+              << " bytes) has no newline: not processed, as xdpband and fail2ban wait for it\n";
   if (o.json) {
     nlohmann::ordered_json j;
     j["lines"] = lines;

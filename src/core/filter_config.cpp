@@ -118,7 +118,7 @@ Result<std::map<std::string, std::string>> substitute_tags(
 
 Result<FilterDefinition> load_filter_definition(const std::string& conf_path,
                                                 const std::map<std::string, std::string>& args,
-                                                const FileSource& files) {
+                                                const FileSource& files, const std::set<std::string>& known) {
   auto cfg_r = Config::load(conf_path, files);
   if (!cfg_r) return cfg_r.error();
   const Config& cfg = *cfg_r;
@@ -145,6 +145,12 @@ Result<FilterDefinition> load_filter_definition(const std::string& conf_path,
     }
   }
   for (const auto& [k, v] : init) combined[k] = v;
+  for (const auto& name : known) {
+    if (combined.count(name) || !cfg.has_section("Definition")) continue;
+    auto v = cfg.get("Definition", name, vars);
+    if (!v) return v.error();
+    if (*v) combined[name] = **v;
+  }
 
   auto fallback = [&](const std::string& tag) -> Result<std::optional<std::string>> {
     auto slash = tag.find('/');
@@ -172,6 +178,8 @@ Result<FilterDefinition> load_filter_definition(const std::string& conf_path,
 
   FilterDefinition def;
   def.source = conf_path;
+  for (const auto& name : known)
+    if (auto it = o.find(name); it != o.end()) def.known[name] = it->second;
   if (auto it = o.find("prefregex"); it != o.end() && !trim(it->second).empty()) def.prefregex = it->second;
   if (auto it = o.find("failregex"); it != o.end()) def.failregex = split_lines(it->second);
   if (auto it = o.find("ignoreregex"); it != o.end()) def.ignoreregex = split_lines(it->second);

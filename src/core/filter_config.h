@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,9 @@ struct FilterDefinition {
   std::vector<std::string> journalmatch;
   std::string usedns = "warn";
   std::optional<std::string> logtimezone;
+  // The options asked for by load_filter_definition's `known` (fail2ban's
+  // known/NAME), after substitution; absent if the filter has no such option.
+  std::map<std::string, std::string> known;
 };
 
 // The filter file for `name`: itself when it is a path ("x/y.conf"), else
@@ -42,9 +46,12 @@ std::optional<std::string> find_filter_file(const std::string& name, const std::
                                             const FileSource& files);
 
 // Loads `conf_path` (a .conf file; its .local and includes are read too).
+// `known` names further [Definition]/[Init] options to return in
+// FilterDefinition::known (what a jail's %(known/NAME)s refers to).
 Result<FilterDefinition> load_filter_definition(const std::string& conf_path,
                                                 const std::map<std::string, std::string>& args,
-                                                const FileSource& files);
+                                                const FileSource& files,
+                                                const std::set<std::string>& known = {});
 
 // fail2ban's <tag> substitution over `tags` (values may reference each other and,
 // through `fallback`, other options). Unknown tags such as <HOST> stay as they are.

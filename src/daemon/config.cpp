@@ -45,13 +45,7 @@ const std::set<std::string> kFail2banOnly = {"action",
                                              "mode",
                                              "ignorecommand",
                                              "ignorecache",
-                                             "logtimezone",
-                                             "maxlines",
                                              "maxmatches",
-                                             "datepattern",
-                                             "prefregex",
-                                             "failregex",
-                                             "ignoreregex",
                                              "dbfile",
                                              "dbpurgeage",
                                              "action_",
@@ -154,6 +148,21 @@ Result<std::vector<Cidr>> parse_cidrs(const std::string& v) {
     if (!c)
       return invalid("'" + w + "' is not an IP address or network (xdpban does not resolve host names here)");
     out.push_back(*c);
+  }
+  return out;
+}
+
+// NAME of every %(known/NAME)s in `text` (lower case, as configparser looks them up).
+std::set<std::string> known_references(const std::string& text) {
+  std::set<std::string> out;
+  static const std::string kOpen = "%(known/";
+  for (size_t p = 0; p + kOpen.size() < text.size();) {
+    size_t at = to_lower(text.substr(p)).find(kOpen);
+    if (at == std::string::npos) break;
+    size_t start = p + at + kOpen.size(), close = text.find(")s", start);
+    if (close == std::string::npos) break;
+    out.insert(to_lower(text.substr(start, close - start)));
+    p = close + 2;
   }
   return out;
 }
@@ -277,6 +286,7 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
     for (const auto& opt : cfg->options(section)) {
       std::string base = opt.substr(0, opt.find('?'));  // conditional options (opt?logtype=...) pass through
       if (!kJailOptions.count(base) && !kFail2banOnly.count(base) && base.rfind("action", 0) != 0 &&
+          std::find(kJailFilterOptions.begin(), kJailFilterOptions.end(), base) == kJailFilterOptions.end() &&
           !base.ends_with("_log") && !base.ends_with("_backend"))
         return invalid(where(opt) + ": [" + section + "] unknown option '" + opt + "'");
     }
@@ -500,6 +510,29 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
       auto t = parse_jail_command(**text);
       if (!t) return fail(name, t.error());
       *dest = std::move(*t);
+    }
+    // Filter options given in the jail replace the filter's (fail2ban's jail
+    // reader skips a filter option the jail has); %(known/NAME)s is the filter's.
+    for (const auto& opt : kJailFilterOptions) {
+      const IniValue* r = cfg->raw(section, opt);
+      if (!r) continue;
+      JailSettings::FilterOverride o;
+      o.where = r->where;
+      std::set<std::string> names;
+      for (const auto& other : cfg->options(section))
+        if (const IniValue* ov = cfg->raw(section, other)) names.merge(known_references(ov->text));
+      names.merge(known_references(r->text));
+      std::map<std::string, std::string> fvars = vars;
+      for (const auto& name : names) {
+        static const std::string kProbe = "\x1fprobe";
+        auto prior = cfg->get(section, kProbe, {{kProbe, "%(known/" + name + ")s"}, {"__name__", section}});
+        if (prior && *prior) o.known_fallback[name] = **prior;
+        fvars["known/" + name] = known_marker(name);
+      }
+      auto text = cfg->get(section, opt, fvars);
+      if (!text) return text.error().wrap(o.where);
+      o.text = text->value_or("");
+      j.filter_overrides[opt] = std::move(o);
     }
 #undef XDPBAN_TRY
     if (j.enabled || j.enabled_auto)

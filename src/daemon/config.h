@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,7 +98,25 @@ struct JailSettings {
   std::optional<FloodSettings> flood;  // set: a flood jail (filter and logs unused)
   // Run on a ban / an unban of this jail; unset: xdpban.conf's; set empty: none.
   std::optional<CommandTemplate> ban_command, unban_command;
+  // Filter options set in the jail itself (prefregex, failregex, ignoreregex,
+  // datepattern, maxlines, logtimezone): each replaces the filter's, as in
+  // fail2ban. `%(known/NAME)s` in them means the filter's NAME: it stays a
+  // known_marker(NAME) until the filter is read (Jail::create).
+  struct FilterOverride {
+    std::string text;   // interpolated; may hold known_marker(NAME) markers
+    std::string where;  // file:line of the option
+    // NAME -> the value of known/NAME from earlier jail files, for when the
+    // filter has no option NAME (fail2ban's fallback); absent: none.
+    std::map<std::string, std::string> known_fallback;
+  };
+  std::map<std::string, FilterOverride> filter_overrides;
 };
+
+// The jail options that override the filter's (see JailSettings::filter_overrides).
+inline const std::vector<std::string> kJailFilterOptions = {"prefregex",   "failregex", "ignoreregex",
+                                                            "datepattern", "maxlines",  "logtimezone"};
+// The marker `%(known/NAME)s` leaves in a filter override until the filter is read.
+inline std::string known_marker(const std::string& name) { return "\x1f" + name + "\x1f"; }
 
 // xdpban.conf's option `key` if it is one of OpsConfig's: false when it is not
 // (config.cpp goes on), an error naming val.where when its value is bad.

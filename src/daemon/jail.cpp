@@ -2,7 +2,80 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 namespace xdpban {
+
+namespace {
+
+// A jail override's text with each known/NAME marker replaced by the filter's
+// NAME, else by the value known/NAME had in earlier jail files.
+Result<std::string> resolve_known(const std::string& jail, const std::string& opt,
+                                  const JailSettings::FilterOverride& o, const FilterDefinition& def) {
+  std::string out;
+  for (size_t p = 0;;) {
+    size_t m = o.text.find('\x1f', p);
+    if (m == std::string::npos) {
+      out.append(o.text, p);
+      return out;
+    }
+    out.append(o.text, p, m - p);
+    size_t end = o.text.find('\x1f', m + 1);
+    std::string name = o.text.substr(m + 1, end - m - 1);
+    if (auto k = def.known.find(name); k != def.known.end())
+      out += k->second;
+    else if (auto f = o.known_fallback.find(name); f != o.known_fallback.end())
+      out += f->second;
+    else
+      return invalid(o.where + ": [" + jail + "] " + opt + ": '%(known/" + name + ")s': the filter " +
+                     def.source + " has no option '" + name + "'");
+    p = end + 1;
+  }
+}
+
+std::vector<std::string> regex_lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    if (nl > start) out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+// One jail-level filter option in place of the filter's (fail2ban semantics:
+// the jail's value replaces the filter's; empty clears it).
+Status apply_override(const std::string& opt, const std::string& text, FilterDefinition& def) {
+  if (opt == "failregex") {
+    def.failregex = regex_lines(text);
+  } else if (opt == "ignoreregex") {
+    def.ignoreregex = regex_lines(text);
+  } else if (opt == "prefregex") {
+    if (trim(text).empty())
+      def.prefregex.reset();
+    else
+      def.prefregex = text;
+  } else if (opt == "datepattern") {
+    if (trim(text).empty())
+      def.datepattern.reset();
+    else
+      def.datepattern = text;
+  } else if (opt == "logtimezone") {
+    if (trim(text).empty())
+      def.logtimezone.reset();
+    else
+      def.logtimezone = trim(text);
+  } else if (opt == "maxlines") {
+    auto n = parse_int(text, 1, 1000);
+    if (!n) return n.error();
+    def.maxlines = static_cast<int>(*n);
+  }
+  return {};
+}
+
+}  // namespace
 
 Jail::Jail(JailSettings s, Filter f)
     : settings_(std::move(s)),
@@ -24,10 +97,30 @@ Result<std::unique_ptr<Jail>> Jail::create(const JailSettings& settings,
   auto args = settings.filter.args;
   if (!args.count("logtype") && settings.backend == JailSettings::Backend::kSystemd)
     args["logtype"] = "journal";
-  auto def = load_filter_definition(*path, args, files);
+  std::set<std::string> known;
+  for (const auto& [opt, o] : settings.filter_overrides)
+    for (size_t p = 0; (p = o.text.find('\x1f', p)) != std::string::npos;) {
+      size_t end = o.text.find('\x1f', p + 1);
+      known.insert(o.text.substr(p + 1, end - p - 1));
+      p = end + 1;
+    }
+  auto def = load_filter_definition(*path, args, files, known);
   if (!def) return def.error().wrap("[" + settings.name + "] filter " + *path);
   def->usedns = settings.usedns;
+  // A regex of the jail's that does not compile is reported at the jail's option.
+  std::string first_where, overridden;
+  for (const auto& [opt, o] : settings.filter_overrides) {
+    auto text = resolve_known(settings.name, opt, o, *def);
+    if (!text) return text.error();
+    if (auto st = apply_override(opt, *text, *def); !st)
+      return invalid(o.where + ": [" + settings.name + "] " + opt + ": " + st.error().message);
+    if (first_where.empty()) first_where = o.where;
+    overridden += (overridden.empty() ? "" : ", ") + opt + " (" + o.where + ")";
+  }
   auto filter = Filter::create(*def);
+  if (!filter && !overridden.empty())
+    return invalid(first_where + ": [" + settings.name + "] the jail's " + overridden + " with filter " +
+                   *path + ": " + filter.error().message);
   if (!filter) return filter.error().wrap("[" + settings.name + "] filter " + *path);
   return std::unique_ptr<Jail>(new Jail(settings, std::move(*filter)));
 }

@@ -3,6 +3,9 @@
 // reproducing the semantics of fail2ban's samplestestcase.py harness, and
 // prints "N/TOTAL annotated lines agree" plus every disagreement with a reason.
 // Exit status 1 if N is below the ratchet number recorded in the repository.
+// With --real-logs DIR it instead replays real-format logs through fail2ban's
+// stock filters with the daemon's semantics and compares per-host failure
+// counts to DIR/expected.json (made with fail2ban 1.0.2 itself), exactly.
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -12,12 +15,14 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/filter.h"
@@ -426,10 +431,150 @@ int run_corpus(const std::string& filter_dir, const std::string& log_dir, bool v
   return agree == static_cast<int>(annotated.size()) && report.unannotated.empty() ? 0 : 1;
 }
 
+// Calls `fn` for each complete line of `path` (without "\n" or a trailing "\r");
+// an unterminated last line is not a line yet, as for fail2ban's file reader.
+template <typename Fn>
+bool for_each_complete_line(const std::string& path, Fn&& fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string_view line(text.data() + start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    fn(line);
+  }
+  return true;
+}
+
+// Per-host failure counts of one filter over one log, with the daemon's
+// semantics: the first matching failregex wins, pending multi-line entries and
+// F-NOFAIL hits are not failures, hosts are kept as written (no DNS).
+xdpban::Result<std::map<std::string, int>> count_failures(const std::string& log,
+                                                          const std::string& filter_dir,
+                                                          const std::string& filter_spec) {
+  auto spec = xdpban::FilterSpec::parse(filter_spec);
+  if (!spec) return spec.error();
+  xdpban::DiskFileSource files;
+  auto def = xdpban::load_filter_definition(filter_dir + "/" + spec->name + ".conf", spec->args, files);
+  if (!def) return def.error();
+  xdpban::FilterOptions fo;
+  fo.return_raw_host = true;
+  auto filter = Filter::create(*def, fo);
+  if (!filter) return filter.error();
+  std::map<std::string, int> counts;
+  const double now = static_cast<double>(time(nullptr));
+  bool ok = for_each_complete_line(log, [&](std::string_view line) {
+    for (const auto& f : filter->process_line(line, now).failures)
+      if (f.has_id && !f.nofail) ++counts[f.host];
+  });
+  if (!ok) return xdpban::make_error(ENOENT, log + ": cannot read");
+  return counts;
+}
+
+std::string counts_text(const std::map<std::string, int>& counts) {
+  std::string out;
+  for (const auto& [host, n] : counts) out += (out.empty() ? "" : " ") + host + "=" + std::to_string(n);
+  return out.empty() ? "(none)" : out;
+}
+
+// Prints agree/disagree for one count against fail2ban's, with the differing hosts.
+bool report_pair(const std::string& label, const xdpban::Result<std::map<std::string, int>>& got,
+                 const std::map<std::string, int>& want, bool verbose) {
+  if (!got) {
+    std::cout << "disagree " << label << ": " << got.error().message << "\n";
+    return false;
+  }
+  if (*got == want) {
+    std::cout << "agree    " << label << "\n";
+    if (verbose) std::cout << "    " << counts_text(want) << "\n";
+    return true;
+  }
+  std::cout << "disagree " << label << "\n";
+  std::set<std::string> hosts;
+  for (const auto& [h, n] : want) hosts.insert(h);
+  for (const auto& [h, n] : *got) hosts.insert(h);
+  for (const auto& h : hosts) {
+    int w = want.count(h) ? want.at(h) : 0, g = got->count(h) ? got->at(h) : 0;
+    if (w != g) std::cout << "    " << h << ": fail2ban " << w << ", ours " << g << "\n";
+  }
+  return false;
+}
+
+// Every "LOG|FILTER" pair of DIR/expected.json: our engine with fail2ban's
+// filter against fail2ban's counts. `ours_dir` (optional) holds our own
+// filters: each line "LOG|OURS STOCK" of `ours_pairs` (optional) says that
+// ours_dir/OURS.conf over LOG must count what fail2ban's STOCK filter does
+// (expected.json's "LOG|STOCK"); other same-named filters of ours_dir are
+// reported beside, for information only.
+int run_real_logs(const std::string& dir, const std::string& filter_dir, const std::string& ours_dir,
+                  const std::string& ours_pairs, bool verbose) {
+  std::ifstream in(dir + "/expected.json");
+  json expected;
+  try {
+    expected = json::parse(in);
+  } catch (const std::exception& e) {
+    std::cerr << "compat_runner: " << dir << "/expected.json: " << e.what() << "\n";
+    return 2;
+  }
+  std::map<std::string, std::map<std::string, int>> wants;
+  for (const auto& [pair, want_json] : expected.items()) {
+    auto& want = wants[pair];  // also the pairs without failures
+    for (const auto& [host, n] : want_json.items()) want[host] = n.get<int>();
+  }
+  int agree = 0, total = 0;
+  for (const auto& [pair, want] : wants) {
+    auto bar = pair.find('|');
+    if (bar == std::string::npos) {
+      std::cerr << "compat_runner: expected.json: key '" << pair << "' is not LOG|FILTER\n";
+      return 2;
+    }
+    std::string log = pair.substr(0, bar), filter = pair.substr(bar + 1);
+    ++total;
+    agree += report_pair(pair, count_failures(dir + "/" + log, filter_dir, filter), want, verbose);
+    auto spec = xdpban::FilterSpec::parse(filter);
+    if (!ours_dir.empty() && spec && exists(ours_dir + "/" + spec->name + ".conf")) {
+      auto ours = count_failures(dir + "/" + log, ours_dir, filter);
+      std::cout << "    (info) " << ours_dir << "/" << spec->name << ".conf: "
+                << (ours ? (*ours == want ? "same counts" : counts_text(*ours)) : ours.error().message)
+                << "\n";
+    }
+  }
+  if (!ours_pairs.empty()) {
+    std::ifstream pairs(ours_pairs);
+    if (!pairs) {
+      std::cerr << "compat_runner: cannot read " << ours_pairs << "\n";
+      return 2;
+    }
+    std::string line;
+    while (std::getline(pairs, line)) {
+      line = xdpban::trim(line);
+      if (line.empty() || line[0] == '#') continue;
+      std::istringstream words(line);
+      std::string log_ours, stock;
+      words >> log_ours >> stock;
+      auto bar = log_ours.find('|');
+      std::string key = bar == std::string::npos ? "" : log_ours.substr(0, bar) + "|" + stock;
+      if (stock.empty() || !wants.count(key)) {
+        std::cerr << "compat_runner: " << ours_pairs << ": '" << line
+                  << "' is not 'LOG|OURS STOCK' with LOG|STOCK in expected.json\n";
+        return 2;
+      }
+      ++total;
+      agree +=
+          report_pair(ours_dir + ": " + log_ours + " (as fail2ban's " + stock + ")",
+                      count_failures(dir + "/" + log_ours.substr(0, bar), ours_dir, log_ours.substr(bar + 1)),
+                      wants[key], verbose);
+    }
+  }
+  std::cout << agree << "/" << total << " log|filter pairs agree\n";
+  return agree == total ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string root, ratchet_file, filter_dir, log_dir;
+  std::string root, ratchet_file, filter_dir, log_dir, real_logs, ours_dir, ours_pairs;
   bool verbose = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -441,13 +586,22 @@ int main(int argc, char** argv) {
       filter_dir = argv[++i];
     else if (a == "--log-dir" && i + 1 < argc)
       log_dir = argv[++i];
+    else if (a == "--real-logs" && i + 1 < argc)
+      real_logs = argv[++i];
+    else if (a == "--ours" && i + 1 < argc)
+      ours_dir = argv[++i];
+    else if (a == "--ours-pairs" && i + 1 < argc)
+      ours_pairs = argv[++i];
     else if (a == "-v")
       verbose = true;
     else {
       std::cerr
           << "usage: compat_runner --root EXTRACTED_FAIL2BAN_DEB [--ratchet FILE] [-v]\n"
              "       compat_runner --filter-dir DIR --log-dir DIR [-v]   (every log NAME vs DIR/NAME.conf;\n"
-             "                                                          fails on any disagreement)\n";
+             "                                                          fails on any disagreement)\n"
+             "       compat_runner --root EXTRACTED_FAIL2BAN_DEB --real-logs DIR [--compare-filter-dir DIR] "
+             "[-v]\n"
+             "                     (per-host counts vs DIR/expected.json; fails on any disagreement)\n";
       return 2;
     }
   }
@@ -456,6 +610,8 @@ int main(int argc, char** argv) {
     std::cerr << "compat_runner: --root is required\n";
     return 2;
   }
+  if (!real_logs.empty())
+    return run_real_logs(real_logs, root + "/etc/fail2ban/filter.d", ours_dir, ours_pairs, verbose);
   setenv("TZ", kTestTz, 1);
   tzset();
   const std::string pkg = root + "/usr/lib/python3/dist-packages/fail2ban";

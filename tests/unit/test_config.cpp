@@ -1,14 +1,18 @@
 // The jail options of config.cpp that depend on the host: `enabled = auto`
-// (logs_exist against real files and unit directories in a temp dir) and the
-// shipped default configuration in deploy/etc/xdpban.
+// (logs_exist against real files and unit directories in a temp dir), the
+// shipped default configuration in deploy/etc/xdpban, and the jail-level
+// filter options (failregex, ignoreregex, ... in a jail) through Jail::create.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 
 #include "daemon/config.h"
+#include "daemon/jail.h"
 #include "mem_files.h"
 
 namespace xdpban {
@@ -221,6 +225,102 @@ TEST(FloodJail, EnabledAutoLooksForAListener) {
   EXPECT_FALSE(ports_listening(f, &why, d / "")) << "an established connection is not a listener";
   table("tcp6", "   0: 00000000000000000000000000000000:0019 00000000000000000000000000000000:0000 0A 0\n");
   EXPECT_TRUE(ports_listening(f, &why, d / ""));
+}
+
+// Jail-level prefregex/failregex/ignoreregex/datepattern/maxlines replace the
+// filter's, as in fail2ban; %(known/failregex)s is the filter's own.
+struct JailWithFilter {
+  MemFiles files;
+  std::unique_ptr<Jail> jail;
+  Status load(const std::string& jail_options) {
+    files.files["/f/demo.conf"] = "[Definition]\nfailregex = ^\\s*auth failure from <HOST>$\nignoreregex =\n";
+    files.files["/j/jail.conf"] =
+        "[demo]\nenabled = true\nfilter = demo\nlogpath = /var/log/demo.log\n"
+        "maxretry = 1\n" +
+        jail_options;
+    auto j = load_jails("/j", files);
+    if (!j) return j.error();
+    auto created = Jail::create(j->at(0), {"/f"}, files);
+    if (!created) return created.error();
+    jail = std::move(*created);
+    return {};
+  }
+  bool bans(const std::string& line, double now = 2e9) { return jail->on_line(line, now).has_value(); }
+};
+
+TEST(JailFilterOptions, FailregexReplacesTheFilters) {
+  JailWithFilter t;
+  ASSERT_TRUE(t.load("")) << "plain filter";
+  EXPECT_FALSE(t.bans("bad login from 192.0.2.7"));
+  EXPECT_TRUE(t.bans("auth failure from 192.0.2.8"));
+
+  JailWithFilter own;
+  auto st = own.load("failregex = ^bad login from <HOST>$\n");
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_TRUE(own.bans("bad login from 192.0.2.7"));
+  EXPECT_FALSE(own.bans("auth failure from 192.0.2.8"));  // replaced, as fail2ban does
+
+  JailWithFilter both;
+  st = both.load("failregex = %(known/failregex)s\n            ^bad login from <HOST>$\n");
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_TRUE(both.bans("bad login from 192.0.2.7"));
+  EXPECT_TRUE(both.bans("auth failure from 192.0.2.8"));
+}
+
+TEST(JailFilterOptions, IgnoreregexSuppresses) {
+  JailWithFilter t;
+  auto st = t.load("ignoreregex = from 192\\.0\\.2\\.9$\n");
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_FALSE(t.bans("auth failure from 192.0.2.9"));
+  EXPECT_TRUE(t.bans("auth failure from 192.0.2.10"));
+}
+
+TEST(JailFilterOptions, DatepatternApplies) {
+  // A time stamp no default pattern reads: only the jail's datepattern cuts it
+  // out of the line (so the anchored failregex matches) and dates the failure.
+  struct tm tmv {};
+  tmv.tm_year = 2026 - 1900;
+  tmv.tm_mon = 11;
+  tmv.tm_mday = 3;
+  tmv.tm_hour = 6;
+  tmv.tm_isdst = -1;
+  double stamp = static_cast<double>(mktime(&tmv));
+  const std::string line = "t=2026.12.03 06h00m00 auth failure from 192.0.2.7";
+  JailWithFilter plain;
+  ASSERT_TRUE(plain.load(""));
+  EXPECT_FALSE(plain.bans(line, stamp + 10));
+  JailWithFilter t;
+  auto st = t.load("datepattern = ^t=%%Y\\.%%m\\.%%d %%Hh%%Mm%%S\n");
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_FALSE(t.bans(line, stamp + 3600)) << "dated 06:00:00, an hour before now: older than findtime";
+  EXPECT_TRUE(t.bans(line, stamp + 10));
+}
+
+TEST(JailFilterOptions, PrefregexAndMaxlinesAndErrors) {
+  JailWithFilter t;
+  auto st = t.load("prefregex = ^app: <F-CONTENT>.+</F-CONTENT>$\n");
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_TRUE(t.bans("app: auth failure from 192.0.2.7"));
+  EXPECT_FALSE(t.bans("other: auth failure from 192.0.2.8"));
+
+  JailWithFilter bad;
+  st = bad.load("failregex = ^bad (login from <HOST>$\n");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("/j/jail.conf:6: [demo] the jail's failregex"), std::string::npos)
+      << st.error().message;
+  EXPECT_NE(st.error().message.find("missing closing parenthesis"), std::string::npos) << st.error().message;
+
+  JailWithFilter lines;
+  st = lines.load("maxlines = zero\n");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("jail.conf:6: [demo] maxlines"), std::string::npos) << st.error().message;
+
+  JailWithFilter unknown;
+  st = unknown.load("failregex = %(known/nosuch)s\n");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("/j/jail.conf:6: [demo] failregex: '%(known/nosuch)s'"),
+            std::string::npos)
+      << st.error().message;
 }
 
 }  // namespace

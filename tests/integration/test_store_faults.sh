@@ -72,7 +72,7 @@ banned 203.0.113.5 || fail "manual ban lost with the damaged database"
 expect_reach 4 no "after the damaged database was replaced the ban is enforced"
 moved=$(ls "$DB".corrupt-* 2>/dev/null | grep -v -e '-wal$' -e '-shm$')
 [ -n "$moved" ] && [ "$(stat -c %s "$moved")" = 65536 ] || fail "damaged database not kept aside: $(ls "$T/state")"
-grep -E "\[error\].*state database $DB was damaged .*moved it aside to $moved .*recovered 2 bans from the pinned maps" \
+grep -E " error: state database $DB was damaged .*moved it aside to $moved .*recovered 2 bans from the pinned maps" \
   "$T/daemon.log" >/dev/null || fail "no error line for the damaged database: $(grep -i damaged "$T/daemon.log")"
 for f in "$DB" "$moved"; do [ "$(mode "$f")" = 600 ] || fail "$f is $(mode "$f"), want 600"; done
 sleep 1.2
@@ -96,7 +96,7 @@ expect_reach 4 no "with the disk full, bans are enforced"
 sleep 2.5  # retries meanwhile
 failures=$(grep -c "cannot store state" "$T/daemon.log")
 [ "$failures" = 1 ] || fail "the store failure should be logged once, not $failures times: $(grep 'cannot store state' "$T/daemon.log" | head -3)"
-grep "cannot store state" "$T/daemon.log" | grep -q "\[error\]" || fail "the store failure is not an error"
+grep "cannot store state" "$T/daemon.log" | grep -q " error: cannot store state" || fail "the store failure is not an error"
 grep -q "Ban 10.77.1.51" "$T/daemon.log" || fail "no Ban line for the last of the burst"
 saved=$(stored "SELECT offset FROM file_positions WHERE path='$T/auth.log'")
 [ "$saved" -lt "$(stat -c %s "$T/auth.log")" ] || fail "the log position was saved past bans that are not stored ($saved)"

@@ -11,11 +11,14 @@
 #include <sys/statfs.h>
 #include <xdp/libxdp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "io/fd.h"
 #include "xdpban.skel.h"
@@ -284,6 +287,19 @@ LoadedProgram::~LoadedProgram() { xdpban_bpf__destroy(skel_); }
 
 int LoadedProgram::prog_fd() const { return bpf_program__fd(skel_->progs.xdpban_xdp); }
 
+std::vector<uint32_t> LoadedProgram::pinned_map_ids() const {
+  std::vector<uint32_t> ids;
+  struct bpf_map* map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (!bpf_map__is_pinned(map)) continue;
+    struct bpf_map_info info {};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(bpf_map__fd(map), &info, &len) == 0) ids.push_back(info.id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 Status ensure_maps(const DatapathOptions& opts) {
   auto lp = LoadedProgram::load(opts);
   if (!lp) return lp.error();
@@ -292,27 +308,64 @@ Status ensure_maps(const DatapathOptions& opts) {
 
 namespace {
 
-std::string tag_of(int prog_fd) {
+// A loaded program's instruction tag (which leaves map references out) and
+// the ids of the maps it reads, sorted.
+struct ProgIdentity {
+  std::string tag;
+  std::vector<uint32_t> map_ids;
+};
+
+Result<ProgIdentity> identity_of(int prog_fd) {
   struct bpf_prog_info info {};
   uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return {};
-  return std::string(reinterpret_cast<const char*>(info.tag), sizeof info.tag);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
+    return make_error(errno, "cannot inspect an XDP program: " + errstr(errno));
+  ProgIdentity id;
+  id.tag.assign(reinterpret_cast<const char*>(info.tag), sizeof info.tag);
+  id.map_ids.resize(info.nr_map_ids);
+  if (info.nr_map_ids > 0) {
+    struct bpf_prog_info again {};
+    again.nr_map_ids = info.nr_map_ids;
+    again.map_ids = reinterpret_cast<uint64_t>(id.map_ids.data());
+    len = sizeof again;
+    if (bpf_obj_get_info_by_fd(prog_fd, &again, &len) != 0)
+      return make_error(errno, "cannot list an XDP program's maps: " + errstr(errno));
+    id.map_ids.resize(std::min(again.nr_map_ids, info.nr_map_ids));
+  }
+  std::sort(id.map_ids.begin(), id.map_ids.end());
+  return id;
 }
 
-// Our program is attached already: keep it when it is this build's, else put
-// this build's in its place in one step (the kernel swaps the programs
-// atomically, so no packet goes unchecked), keeping the pinned maps.
+// Our program is attached already: keep it when it is this build's and reads
+// the maps pinned in opts.pin_dir, else put this build's in its place in one
+// step (the kernel swaps the programs atomically, so no packet goes
+// unchecked). A program reading other maps (the pin dir was removed or changed
+// since it was attached) would enforce none of the bans written to ours.
 Result<Attachment> upgrade(const DatapathOptions& opts, int ifindex, const Attachment& cur) {
   auto mp = get_multiprog(ifindex);
   struct xdp_program* old = mp ? find_ours(mp.get()) : nullptr;
   if (!old) return cur;
   auto fresh = LoadedProgram::load(opts);
   if (!fresh) return fresh.error();
-  if (tag_of((*fresh)->prog_fd()) == tag_of(xdp_program__fd(old))) return cur;
+  auto want = identity_of((*fresh)->prog_fd());
+  if (!want) return want.error();
+  auto have = identity_of(xdp_program__fd(old));
+  if (!have) return have.error();
+  // Each load has its own .rodata; what matters is that the attached program
+  // reads every pinned map this build's reads.
+  const std::vector<uint32_t> pinned = (*fresh)->pinned_map_ids();
+  std::vector<uint32_t> needed;
+  std::set_intersection(want->map_ids.begin(), want->map_ids.end(), pinned.begin(), pinned.end(),
+                        std::back_inserter(needed));
+  bool reads_ours = std::includes(have->map_ids.begin(), have->map_ids.end(), needed.begin(), needed.end());
+  if (want->tag == have->tag && reads_ours) return cur;
+  const bool foreign_maps = !reads_ours;
   if (!xdp_multiprog__is_legacy(mp.get()))
-    return make_error(EEXIST, "an older xdpban program runs on " + cur.ifname +
-                                  " in libxdp's dispatcher; run 'xdpban detach " + cur.ifname +
-                                  "' and attach again to upgrade it");
+    return make_error(
+        EEXIST, std::string(foreign_maps ? "an xdpban program reading other maps than " + opts.pin_dir
+                                         : "an older xdpban program") +
+                    " runs on " + cur.ifname + " in libxdp's dispatcher; run 'xdpban detach " + cur.ifname +
+                    "' and attach again");
   uint32_t flags =
       XDP_FLAGS_REPLACE |
       (xdp_multiprog__attach_mode(mp.get()) == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
@@ -322,6 +375,7 @@ Result<Attachment> upgrade(const DatapathOptions& opts, int ifindex, const Attac
   auto now = describe(ifindex, cur.ifname);
   if (!now) return now.error();
   now->replaced = true;
+  now->foreign_maps = foreign_maps;
   return *now;
 }
 

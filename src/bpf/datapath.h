@@ -44,6 +44,8 @@ class LoadedProgram {
   LoadedProgram& operator=(const LoadedProgram&) = delete;
 
   int prog_fd() const;
+  // Ids of the maps pinned under pin_dir that the program reads, sorted.
+  std::vector<uint32_t> pinned_map_ids() const;
 
  private:
   explicit LoadedProgram(struct xdpban_bpf* skel) : skel_(skel) {}
@@ -59,12 +61,14 @@ struct Attachment {
   std::string mode;  // "native", "skb" or "hw"
   bool dispatcher;   // libxdp multi-program dispatcher (else the program alone)
   uint32_t prog_id;
-  bool newly_attached;    // false: it was attached already
-  bool replaced = false;  // an older xdpban program was attached: this build's took its place
+  bool newly_attached;        // false: it was attached already
+  bool replaced = false;      // an older xdpban program was attached: this build's took its place
+  bool foreign_maps = false;  // ... the same program, but reading maps not pinned in pin_dir
 };
 
-// Attaches the program, or keeps the one attached when it is this build's;
-// an older build's is replaced in place (same maps, no gap).
+// Attaches the program, or keeps the one attached when it is this build's and
+// reads the maps in opts.pin_dir; any other xdpban program (an older build's,
+// or one reading maps since unpinned) is replaced in place, with no gap.
 Result<Attachment> attach(const DatapathOptions& opts, const std::string& ifname, AttachMode mode);
 // Ok(false) when xdpban was not attached to ifname (detach is idempotent).
 Result<bool> detach(const std::string& ifname);

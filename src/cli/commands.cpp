@@ -116,11 +116,12 @@ void add_attach(CLI::App& app, GlobalOptions& g) {
         g.exit_code = fail(a.error());
         return;
       }
-      std::printf("%s %s: %s mode, %s (prog id %u)\n",
-                  a->replaced         ? "replaced an older xdpban program (bans kept) on"
-                  : a->newly_attached ? "attached to"
-                                      : "already attached to",
-                  a->ifname.c_str(), a->mode.c_str(),
+      std::string what = a->foreign_maps ? "replaced an xdpban program that read maps no longer pinned in " +
+                                               g.pin_dir + " on"
+                         : a->replaced       ? "replaced an older xdpban program (bans kept) on"
+                         : a->newly_attached ? "attached to"
+                                             : "already attached to";
+      std::printf("%s %s: %s mode, %s (prog id %u)\n", what.c_str(), a->ifname.c_str(), a->mode.c_str(),
                   a->dispatcher ? "libxdp dispatcher (shares the interface with other XDP programs)"
                                 : "program alone (libxdp dispatcher unavailable on this kernel)",
                   a->prog_id);

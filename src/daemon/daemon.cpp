@@ -336,9 +336,16 @@ Status Daemon::attach_interfaces() {
   for (const auto& i : ifaces) {
     auto a = attach(o, i, *mode);
     if (!a) return a.error();
+    if (a->foreign_maps)
+      spdlog::warn(
+          "XDP on {}: the attached xdpban program read maps that are no longer pinned in {} "
+          "(removed or moved since it was attached), so it enforced none of the bans written "
+          "there; replaced it with one that reads them",
+          a->ifname, c.pin_dir);
     spdlog::info("XDP on {}: {} mode, {}{}", a->ifname, a->mode,
                  a->dispatcher ? "libxdp dispatcher" : "program alone (libxdp dispatcher unavailable)",
-                 a->replaced         ? " (replaced an older xdpban program; bans kept)"
+                 a->foreign_maps     ? " (replaced the program reading other maps)"
+                 : a->replaced       ? " (replaced an older xdpban program; bans kept)"
                  : a->newly_attached ? ""
                                      : " (was attached already)");
     attached_.push_back(i);

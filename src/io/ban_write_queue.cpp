@@ -92,7 +92,7 @@ Status BanWriteQueue::flush(size_t max_rows) {
     if (!store_.in_transaction()) return make_error(EIO, "database: the open transaction was rolled back");
     size_t h = 0;
     Status st;
-    for (; h < history_.size() && st; ++h)
+    for (; h < history_.size(); ++h)
       if (st = store_.add_history(history_[h]); !st) break;
     written_history_.insert(written_history_.end(), history_.begin(), history_.begin() + h);
     history_.erase(history_.begin(), history_.begin() + h);

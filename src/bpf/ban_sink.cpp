@@ -14,11 +14,20 @@ int64_t unix_now() {
   return ts.tv_sec;
 }
 
+void BpfBanSink::check_cache() const {
+  if (reclaimed_ == bl_.jails_reclaimed()) return;
+  reclaimed_ = bl_.jails_reclaimed();  // ids were freed and may be reused: ask the map again
+  jail_ids_.clear();
+  jail_names_.clear();
+}
+
 Status BpfBanSink::insert(const BanRecord& ban) {
+  check_cache();
   auto it = jail_ids_.find(ban.jail);
   if (it == jail_ids_.end()) {
     auto id = bl_.jail_id(ban.jail);
     if (!id) return id.error();
+    check_cache();
     it = jail_ids_.emplace(ban.jail, *id).first;
   }
   uint64_t expires_ns = 0;
@@ -38,6 +47,7 @@ Status BpfBanSink::erase(const Cidr& cidr) {
 }
 
 const std::string& BpfBanSink::name_of(uint16_t id) const {
+  check_cache();
   auto it = jail_names_.find(id);
   if (it == jail_names_.end()) it = jail_names_.emplace(id, bl_.jail_name(id)).first;
   return it->second;

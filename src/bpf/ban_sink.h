@@ -27,9 +27,11 @@ class BpfBanSink : public BanSink {
   // The jail map's names by id, both ways, read once: a 1M-entry reconcile
   // would otherwise make a syscall per entry.
   const std::string& name_of(uint16_t id) const;
+  void check_cache() const;  // drops the caches when the blocklist freed jail ids
 
   Blocklist& bl_;
-  std::map<std::string, uint16_t> jail_ids_;
+  mutable uint64_t reclaimed_ = 0;
+  mutable std::map<std::string, uint16_t> jail_ids_;
   mutable std::map<uint16_t, std::string> jail_names_;
 };
 

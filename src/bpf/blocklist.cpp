@@ -423,13 +423,43 @@ Result<uint16_t> Blocklist::jail_id(const std::string& name) {
     if (j.name[0] == 0 && free_id < 0 && id != 0) free_id = static_cast<int>(id);
   }
   if (!lock_.valid()) return make_error(ENOENT, "no jail named '" + name + "'");
-  if (free_id < 0) return make_error(ENOSPC, "too many jails (" + std::to_string(XDPBAN_MAX_JAILS) + ")");
+  if (free_id < 0) {
+    auto freed = reclaim_jails();
+    if (!freed) return freed.error().wrap("cannot register jail '" + name + "'");
+    free_id = *freed;
+  }
+  if (free_id < 0)
+    return make_error(ENOSPC, "cannot register jail '" + name + "': all " +
+                                  std::to_string(XDPBAN_MAX_JAILS - 1) + " jail names are in use by bans");
   xdpban_jail j{};
   std::memcpy(j.name, name.data(), name.size());
   uint32_t key = static_cast<uint32_t>(free_id);
   if (bpf_map_update_elem(jails_.get(), &key, &j, BPF_ANY) != 0)
     return make_error(errno, "cannot register jail '" + name + "': " + errstr(errno));
   return static_cast<uint16_t>(free_id);
+}
+
+// Names stay registered after their last ban goes (listings keep working and
+// ids stay stable); only when every id is taken are the names that no entry in
+// the maps refers to dropped. Id 0 (manual) always stays.
+Result<int> Blocklist::reclaim_jails() {
+  auto bans = list();
+  if (!bans) return bans.error();
+  std::vector<bool> used(XDPBAN_MAX_JAILS, false);
+  used[0] = true;
+  for (const auto& b : *bans)
+    if (b.jail < XDPBAN_MAX_JAILS) used[b.jail] = true;
+  int first = -1;
+  for (uint32_t id = 1; id < XDPBAN_MAX_JAILS; ++id) {
+    xdpban_jail j{};
+    if (used[id] || bpf_map_lookup_elem(jails_.get(), &id, &j) != 0 || j.name[0] == 0) continue;
+    xdpban_jail empty{};
+    if (bpf_map_update_elem(jails_.get(), &id, &empty, BPF_ANY) != 0)
+      return make_error(errno, "cannot free jail id " + std::to_string(id) + ": " + errstr(errno));
+    ++jails_reclaimed_;
+    if (first < 0) first = static_cast<int>(id);
+  }
+  return first;
 }
 
 std::string Blocklist::jail_name(uint16_t id) const {

@@ -57,8 +57,12 @@ class Blocklist {
   Result<TableUsage> usage() const;
 
   // Jail names live in the pinned jail map so listings work without a daemon.
+  // When all XDPBAN_MAX_JAILS ids are taken, names no ban refers to are freed.
   Result<uint16_t> jail_id(const std::string& name);  // finds or registers
   std::string jail_name(uint16_t id) const;
+  // Jail names freed so far by this object: a cache of names by id made
+  // before a change of this count may be stale.
+  uint64_t jails_reclaimed() const { return jails_reclaimed_; }
 
   // Which set of maps this is: their hash seed, drawn at random when they were
   // created. A value other than the one seen last means the maps were made
@@ -78,6 +82,7 @@ class Blocklist {
   Status rebuild_guards();
   bool in_table(const Cidr& host) const;
   Status add_spilled(int delta);  // keeps meta.spilled_hosts in step
+  Result<int> reclaim_jails();    // the lowest id freed, or -1
 
   std::string pin_dir_;
   Fd lock_;
@@ -89,6 +94,7 @@ class Blocklist {
   uint32_t seed_ = 0;
   uint32_t spilled_ = 0;  // hosts in the tries (meta.spilled_hosts as last seen)
   size_t stale_guard_ = 0;
+  uint64_t jails_reclaimed_ = 0;
 };
 
 }  // namespace xdpban

@@ -200,13 +200,28 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
 
   auto slash = c.database.rfind('/');
   if (slash != std::string::npos && slash > 0) ::mkdir(c.database.substr(0, slash).c_str(), 0700);
-  auto store = StateStore::open(c.database);
+  std::optional<StateStore::Replaced> replaced;  // a damaged database, moved aside
+  auto store = StateStore::open_or_replace(c.database, &replaced);
   if (!store) return store.error();
   d->store_ = std::move(*store);
   Daemon* self = d.get();
   d->writes_ = std::make_unique<BanWriteQueue>(*d->store_, [self](const Cidr& cidr) -> const BanRecord* {
     auto it = self->bans_->active().find(cidr);
     return it == self->bans_->active().end() ? nullptr : &it->second;
+  });
+  // Once when the store starts failing (a full disk), once when it works again; never per ban.
+  d->writes_->on_health([self](const Status& st, size_t unsaved) {
+    if (!st)
+      spdlog::error(
+          "cannot store state: {}; bans stay enforced in the maps, {} changes are kept and retried, and log "
+          "positions are not saved until they are stored",
+          st.error().message, unsaved);
+    else
+      spdlog::info("state store works again: the kept changes are being stored ({} still to write{})",
+                   unsaved,
+                   self->writes_->dropped_events()
+                       ? fmt::format(", {} event log rows dropped", self->writes_->dropped_events())
+                       : "");
   });
   d->bans_ = std::make_unique<BanManager>(*d->sink_, d->writes_.get());
   for (const auto& j : d->cfg_.jails) d->bans_->set_policy(j->settings().name, j->settings().bantime);
@@ -216,6 +231,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
     if (auto st = d->blocklist_->allow_add(a); !st) return st.error();
 
   if (auto st = d->reconcile(); !st) return st.error();
+  if (replaced)
+    spdlog::error(
+        "state database {} was damaged ({}): moved it aside to {} and started a new one; recovered {} bans "
+        "from the pinned maps (ban history and the event log before now are in the moved file)",
+        c.database, replaced->why, replaced->moved_to, d->bans_->active().size());
   auto flood = FloodGuard::open(c.pin_dir);
   if (!flood) return flood.error();
   d->flood_ = std::move(*flood);
@@ -467,7 +487,8 @@ bool Daemon::reads_journal(const Jail& j) {
 Status Daemon::follow_logs() {
   // Journal feeds point at jails: close them (cursors saved) and open them again.
   for (auto& f : journals_) {
-    if (!f.source->cursor().empty()) (void)store_->save_cursor(f.key, f.source->cursor());
+    if (!f.source->cursor().empty() && writes_->settled())
+      (void)store_->save_cursor(f.key, f.source->cursor());
     unwatch(f.source->fd());
   }
   journals_.clear();
@@ -624,6 +645,9 @@ void Daemon::on_flood(const FloodReport& r) {
 }
 
 void Daemon::save_positions() {
+  // A position saved past a ban the store does not hold yet would skip that
+  // ban's log lines at the next start: wait until the bans are stored with it.
+  if (!writes_->settled()) return;
   (void)store_->begin();
   for (const auto& p : tailer_->paths())
     if (auto pos = tailer_->position(p)) (void)store_->save_position(p, *pos);
@@ -636,9 +660,9 @@ void Daemon::flush_writes(bool all) {
   // A round's worth: about 20 ms of SQLite, so sockets, logs and timers keep their pace.
   constexpr size_t kRowsPerRound = 20000;
   if (!writes_->pending()) return;
-  if (auto st = writes_->flush(all ? SIZE_MAX : kRowsPerRound); !st)
-    spdlog::error("cannot store bans ({} waiting; they are enforced and adopted at the next start): {}",
-                  writes_->pending(), st.error().message);
+  // While the store fails, retry after a pause (the queue's health callback logs).
+  if (!all && !writes_->due()) return;
+  (void)writes_->flush(all ? SIZE_MAX : kRowsPerRound);
 }
 
 void Daemon::tick() {
@@ -647,7 +671,7 @@ void Daemon::tick() {
   for (const auto& b : bans_->expire(now)) announce({BanEvent::kUnban, b, "expired"});
   pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
   (void)blocklist_->maintain(false);
-  save_positions();
+  positions_due_ = true;  // saved by the loop once this round's bans are stored
   for (int fd : control_->stalled(kStalledClient)) {
     spdlog::warn("control socket: dropping a client that has not read its answer for {} s",
                  kStalledClient.count() / 1000);
@@ -965,13 +989,12 @@ int Daemon::run() {
   auto end_txn = [&] {
     if (!in_txn) return;
     in_txn = false;
-    timed("committing the state", -1, [&] {
-      if (auto st = store_->commit(); !st) spdlog::error("cannot store state: {}", st.error().message);
-    });
+    // A failure is logged once by the write queue, which keeps what the transaction held.
+    timed("committing the state", -1, [&] { (void)store_->commit(); });
   };
   while (!stop_) {
     // With log data left over, only peek at other events, then read on.
-    int timeout = pending_ || writes_->pending() ? 0 : journal_timeout_ms();
+    int timeout = pending_ || writes_->due() ? 0 : journal_timeout_ms();
     int n = epoll_wait(epoll_.get(), evs, 64, 0);
     if (n == 0 && timeout != 0) {
       end_txn();
@@ -996,11 +1019,20 @@ int Daemon::run() {
       timed("an event handler", evs[i].data.fd, fn);
     }
     timed("storing bans", -1, [&] { flush_writes(); });
+    if (positions_due_ && writes_->settled()) {  // in the same transaction as the bans they follow
+      positions_due_ = false;
+      save_positions();
+    }
     if (Clock::now() - txn_start >= std::chrono::milliseconds(10)) end_txn();
   }
   end_txn();
   sd_notify(0, "STOPPING=1");
   flush_writes(true);
+  if (!writes_->settled())
+    spdlog::error(
+        "{} changes could not be stored; they are enforced in the maps (adopted at the next start); "
+        "log positions were kept where the store has them",
+        writes_->unsaved());
   save_positions();
   if (flags_.detach_on_exit || cfg_.daemon.detach_on_exit) {
     for (const auto& i : attached_)

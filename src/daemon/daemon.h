@@ -131,7 +131,8 @@ class Daemon {
   std::mt19937_64 rng_{std::random_device{}()};
   uint64_t ticks_ = 0;
   bool stop_ = false;
-  bool pending_ = false;  // the tailer has unread data (it stopped at its budget)
+  bool positions_due_ = false;  // tick asked for log positions to be saved
+  bool pending_ = false;        // the tailer has unread data (it stopped at its budget)
   // Last, so they go first: they unwatch their fds and use the store and maps.
   int64_t started_at_ = 0;
   uint64_t reloads_ = 0;

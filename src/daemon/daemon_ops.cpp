@@ -167,7 +167,7 @@ Status Daemon::start_ops() {
     r.count = b.count;
     r.flags = b.flags;
     r.reason = e.reason;
-    if (auto st = self->store_->add_event(r); !st) spdlog::warn("event log: {}", st.error().message);
+    self->writes_->add_event(r);  // written behind, kept while the store fails
   });
   listeners_.push_back([self](const BanEvent& e) { self->metrics_counters_->on_event(e); });
   listeners_.push_back([self](const BanEvent& e) { self->actions_->on_event(e, unix_now()); });

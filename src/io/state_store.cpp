@@ -1,6 +1,12 @@
 #include "io/state_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 
 namespace xdpban {
 
@@ -30,9 +36,48 @@ std::string col_text(sqlite3_stmt* s, int i) {
   auto* p = sqlite3_column_text(s, i);
   return p ? reinterpret_cast<const char*>(p) : "";
 }
+
+// The errno-style code of the connection's last error: EUCLEAN for a damaged
+// database (open_or_replace moves those aside), ENOSPC for a full disk.
+int errno_of(sqlite3* db) {
+  switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return EUCLEAN;
+    case SQLITE_FULL:
+      return ENOSPC;
+    default:
+      return EIO;
+  }
+}
+
+// Who is banned and where the logs were read to is the owner's business: the
+// database is created 0600 and files an older xdpban made 0644 are narrowed.
+// SQLite gives the -wal and -shm it creates the database's mode.
+Status restrict_files(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(errno, "cannot open database " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  int err = 0;
+  if (fstat(fd, &st) == 0 && (st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) != 0) err = errno;
+  ::close(fd);
+  if (err) return make_error(err, "cannot make " + path + " private (mode 0600): " + std::strerror(err));
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::string p = path + suffix;
+    if (::stat(p.c_str(), &st) == 0 && (st.st_mode & 077) && ::chmod(p.c_str(), st.st_mode & 0700) != 0)
+      return make_error(errno, "cannot make " + p + " private (mode 0600): " + std::strerror(errno));
+  }
+  return {};
+}
+
+bool exists(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0;
+}
 }  // namespace
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path) {
+  if (auto r = restrict_files(path); !r) return r.error();
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -45,7 +90,10 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path) {
   auto s = st->exec(
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=NORMAL;"
-      "PRAGMA cache_size=-65536;"  // 64 MiB: 1M-row bulk writes stay in memory
+      "PRAGMA cache_size=-65536;");  // 64 MiB: 1M-row bulk writes stay in memory
+  if (!s) return s.error().wrap(path);
+  if (auto q = st->quick_check(); !q) return q.error().wrap(path);
+  s = st->exec(
       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
       "CREATE TABLE IF NOT EXISTS bans(cidr TEXT PRIMARY KEY, jail TEXT NOT NULL, start INTEGER NOT NULL,"
       " expiry INTEGER NOT NULL, count INTEGER NOT NULL, flags INTEGER NOT NULL, failures INTEGER NOT NULL);"
@@ -125,7 +173,7 @@ StateStore::~StateStore() {
 }
 
 Error StateStore::sql_error(const std::string& what) const {
-  return make_error(EIO, what + ": " + sqlite3_errmsg(db_));
+  return make_error(errno_of(db_), what + ": " + sqlite3_errmsg(db_));
 }
 
 Status StateStore::exec(const char* sql) {
@@ -133,7 +181,7 @@ Status StateStore::exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string m = err ? err : "unknown error";
     sqlite3_free(err);
-    return make_error(EIO, "database: " + m);
+    return make_error(errno_of(db_), "database: " + m);
   }
   return {};
 }
@@ -156,7 +204,56 @@ Status StateStore::begin() {
 
 Status StateStore::commit() {
   if (depth_ == 0 || --depth_ > 0) return {};
-  return exec("COMMIT");
+  Status st = sqlite3_get_autocommit(db_)
+                  ? Status(make_error(EIO, "database: the transaction was rolled back after an error"))
+                  : exec("COMMIT");
+  // A COMMIT that failed (SQLITE_FULL) may leave the transaction open: end it,
+  // or every later BEGIN would fail.
+  if (!st && !sqlite3_get_autocommit(db_)) (void)exec("ROLLBACK");
+  if (on_commit_) on_commit_(st);
+  return st;
+}
+
+Status StateStore::quick_check() {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, "PRAGMA quick_check(3)", -1, &raw, nullptr) != SQLITE_OK)
+    return sql_error("checking the database");
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> q(raw, sqlite3_finalize);
+  std::string faults;
+  int rc;
+  while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+    std::string row = col_text(q.get(), 0);
+    if (row != "ok") faults += (faults.empty() ? "" : "; ") + row;
+  }
+  if (rc != SQLITE_DONE) return sql_error("checking the database");
+  if (!faults.empty()) return make_error(EUCLEAN, "database is damaged (quick_check: " + faults + ")");
+  return {};
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::open_or_replace(const std::string& path,
+                                                                std::optional<Replaced>* replaced) {
+  auto st = open(path);
+  if (st.ok() || st.error().code != EUCLEAN) return st;
+  // The damaged file and its journal go aside together, under one name.
+  char stamp[32];
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string to = path + ".corrupt-" + stamp;
+  for (int n = 2; exists(to); ++n) to = path + ".corrupt-" + stamp + "-" + std::to_string(n);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string from = path + suffix;
+    if (!exists(from)) continue;
+    if (::rename(from.c_str(), (to + suffix).c_str()) != 0)
+      return make_error(errno, "cannot move the damaged database " + from + " aside to " + to + suffix +
+                                   ": " + std::strerror(errno) + " (" + st.error().message + ")");
+    (void)::chmod((to + suffix).c_str(), 0600);
+  }
+  *replaced = Replaced{to, st.error().message};
+  auto fresh = open(path);
+  if (!fresh) return fresh.error().wrap("after moving the damaged database aside to " + to);
+  return fresh;
 }
 
 Status StateStore::save_ban(const BanRecord& b) {

@@ -3,7 +3,8 @@
 // prolong and unban, for reports), the allow list, log file positions and
 // journal cursors. Implements BanStore. Does not decide anything; the schema is
 // versioned in the meta table and older databases are upgraded in place when
-// opened.
+// opened. The files are the owner's alone (0600). A database SQLite finds
+// damaged can be moved aside and replaced by a new one (open_or_replace).
 #pragma once
 
 #include <sqlite3.h>
@@ -30,8 +31,19 @@ struct FilePosition {
 class StateStore : public BanStore {
  public:
   static constexpr int kSchemaVersion = 2;  // 2: ban_events
-  // Opens (creating or upgrading) the database for writing.
+  // Opens (creating or upgrading) the database for writing. A damaged one
+  // (SQLITE_CORRUPT, SQLITE_NOTADB, or PRAGMA quick_check finding faults) is
+  // an error with code EUCLEAN; nothing is changed then.
   static Result<std::unique_ptr<StateStore>> open(const std::string& path);
+  // Like open(), but a damaged database is moved aside to
+  // <path>.corrupt-<UTC time> (its -wal and -shm likewise, so it can still be
+  // examined) and a new one created; *replaced then says where it went and why.
+  struct Replaced {
+    std::string moved_to;
+    std::string why;
+  };
+  static Result<std::unique_ptr<StateStore>> open_or_replace(const std::string& path,
+                                                             std::optional<Replaced>* replaced);
   // Opens it for reading only (xdpban report while the daemon writes): never
   // creates or upgrades; a database without an event log is an error.
   static Result<std::unique_ptr<StateStore>> open_readonly(const std::string& path);
@@ -77,10 +89,17 @@ class StateStore : public BanStore {
   // loop). Nested pairs join the outermost one, which alone commits.
   Status begin();
   Status commit();
+  // Inside begin() and the transaction is still open: an error such as
+  // SQLITE_FULL may have made SQLite roll it back.
+  bool in_transaction() const { return depth_ > 0 && !sqlite3_get_autocommit(db_); }
+  // Told the outcome of every outermost commit: ok, or the error (what the
+  // transaction held is then gone; a transaction still open is rolled back).
+  void on_commit(std::function<void(const Status&)> fn) { on_commit_ = std::move(fn); }
 
  private:
   explicit StateStore(sqlite3* db) : db_(db) {}
   Status migrate(int from);
+  Status quick_check();
   Status exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql);
   Error sql_error(const std::string& what) const;
@@ -88,7 +107,8 @@ class StateStore : public BanStore {
   sqlite3* db_;
   int upgraded_from_ = kSchemaVersion;
   std::map<const char*, sqlite3_stmt*> stmts_;  // cached, keyed by the SQL literal
-  int depth_ = 0;                                // begin() calls not yet committed
+  int depth_ = 0;                               // begin() calls not yet committed
+  std::function<void(const Status&)> on_commit_;
 };
 
 }  // namespace xdpban

@@ -2,6 +2,7 @@
 // real pinned maps written by the real Blocklist; checks verdict and counters.
 // Needs root and BPF; skips with the reason otherwise, except under CI=true
 // where a skip is a failure.
+#include "bpf/ban_sink.h"
 #include "fixture.h"
 
 namespace xdpban {
@@ -142,6 +143,81 @@ TEST_F(Datapath, ManyHostsAllFoundNoneInvented) {
     std::string miss = "100.101." + std::to_string(i / 250) + "." + std::to_string(i % 250);
     EXPECT_EQ(run(ipv4(eth({}, kEthIp), miss.c_str())), XDP_PASS) << miss;
   }
+}
+
+// Jail names take ids from a table of XDPBAN_MAX_JAILS: once every id has
+// been used, the names no entry in the maps refers to are freed for new ones.
+// Names in use (live bans, and entries that lapsed but are still in the maps)
+// keep their ids; id 0 stays "manual". Also after the writer is reopened (a
+// daemon restart, which once left the table full for good).
+TEST_F(Datapath, JailNamesAreFreedOnceNoBanUsesThem) {
+  auto rec = [](const std::string& cidr, const std::string& jail, int64_t ttl) {
+    int64_t now = unix_now();
+    return BanRecord{*Cidr::parse(cidr), jail, now, now + ttl, 1, 0, 1};
+  };
+  auto jail_of = [&](BpfBanSink& sink, const std::string& cidr) -> std::string {
+    auto e = bl_->find(*Cidr::parse(cidr));
+    if (!e.ok() || !*e) return "(no entry)";
+    return sink.record_of(**e).jail;
+  };
+  auto id_of = [&](const std::string& cidr) -> int {
+    auto e = bl_->find(*Cidr::parse(cidr));
+    return e.ok() && *e ? (*e)->jail : -1;
+  };
+  auto churn = [&](BpfBanSink& sink, const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) {
+      // Hosts and networks alike, each in a jail of its own, unbanned again.
+      std::string cidr =
+          i % 2 ? "198.19.9." + std::to_string(i % 200) : "198.19." + std::to_string(100 + i % 100) + ".0/24";
+      std::string jail = prefix + std::to_string(i);
+      auto st = sink.insert(rec(cidr, jail, 3600));
+      ASSERT_TRUE(st.ok()) << jail << ": " << st.error().message;
+      ASSERT_EQ(jail_of(sink, cidr), jail);
+      ASSERT_TRUE(sink.erase(*Cidr::parse(cidr)).ok());
+    }
+  };
+  {
+    BpfBanSink sink(*bl_);
+    ASSERT_TRUE(sink.insert(rec("198.19.7.1", "kept-host", 3600)).ok());
+    ASSERT_TRUE(sink.insert(rec("198.19.8.0/24", "kept-net", 3600)).ok());
+    ASSERT_TRUE(sink.insert(rec("198.19.7.2", "lapsed", -10)).ok());  // over, not yet removed
+    int host = id_of("198.19.7.1"), net = id_of("198.19.8.0/24"), lapsed = id_of("198.19.7.2");
+    uint64_t before = bl_->jails_reclaimed();
+    churn(sink, "churn-", 3 * XDPBAN_MAX_JAILS);
+    EXPECT_GE(bl_->jails_reclaimed() - before, 2u * (XDPBAN_MAX_JAILS - 5)) << "ids were freed and reused";
+    EXPECT_EQ(id_of("198.19.7.1"), host);
+    EXPECT_EQ(id_of("198.19.8.0/24"), net);
+    EXPECT_EQ(id_of("198.19.7.2"), lapsed);
+    EXPECT_EQ(jail_of(sink, "198.19.7.1"), "kept-host");
+    EXPECT_EQ(jail_of(sink, "198.19.8.0/24"), "kept-net");
+    EXPECT_EQ(jail_of(sink, "198.19.7.2"), "lapsed");
+    EXPECT_EQ(*bl_->jail_id("kept-host"), host) << "a name in use keeps its id";
+    EXPECT_EQ(bl_->jail_name(0), "manual");
+  }
+  EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.19.7.1")), XDP_DROP) << "the kept bans are still enforced";
+  EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.19.8.9")), XDP_DROP);
+  // Every id in use by a ban: a new name fails, and says why...
+  for (int n = 0;; ++n) {
+    ASSERT_LT(n, XDPBAN_MAX_JAILS);
+    auto id = bl_->jail_id("full-" + std::to_string(n));
+    if (!id.ok()) {
+      EXPECT_EQ(id.error().code, ENOSPC) << id.error().message;
+      EXPECT_NE(id.error().message.find("in use by bans"), std::string::npos) << id.error().message;
+      break;
+    }
+    std::string host = "198.20." + std::to_string(n / 256) + "." + std::to_string(n % 256);
+    ASSERT_TRUE(bl_->ban(BanInfo{*Cidr::parse(host), 0, *id, XDPBAN_BAN_MANUAL}).ok());
+  }
+  // ...until the bans go (xdpban unban --all), also across a restart.
+  ASSERT_TRUE(bl_->unban_all().ok());
+  bl_.reset();
+  auto bl = Blocklist::open(kPinDir, Blocklist::Access::kWrite);
+  ASSERT_TRUE(bl.ok()) << bl.error().message;
+  bl_ = std::move(*bl);
+  BpfBanSink sink(*bl_);
+  churn(sink, "after-restart-", 100);
+  EXPECT_GT(bl_->jails_reclaimed(), 0u);
+  EXPECT_EQ(bl_->jail_name(0), "manual");
 }
 
 }  // namespace

@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "io/ban_write_queue.h"
 #include "io/state_store.h"
@@ -14,9 +19,37 @@ class Store : public ::testing::Test {
   void SetUp() override { path_ = "/tmp/xdpban-store-" + std::to_string(getpid()) + ".db"; }
   void TearDown() override {
     for (auto s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
+    for (const auto& e : std::filesystem::directory_iterator("/tmp"))
+      if (e.path().string().rfind(path_ + ".corrupt-", 0) == 0) std::filesystem::remove(e.path());
   }
   std::string path_;
 };
+
+mode_t mode_of(const std::string& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+// The connection the store opens, caught with SQLite's auto-extension hook (a
+// public API, so the store has no test hook): the test then limits the
+// database's size on it (PRAGMA max_page_count), which fails writes with
+// SQLITE_FULL just as a full disk does, and lifts the limit again.
+sqlite3* g_caught = nullptr;
+int catch_connection(sqlite3* db, const char**, const sqlite3_api_routines*) {
+  g_caught = db;
+  return SQLITE_OK;
+}
+void pragma(sqlite3* db, const std::string& sql) {
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+}
+int64_t page_count(sqlite3* db) {
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &s, nullptr);
+  int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return n;
+}
 
 TEST_F(Store, BansHistoryPositionsCursorsSurviveReopen) {
   {
@@ -127,6 +160,172 @@ TEST_F(Store, WriteQueueStoresTheCurrentStateInBoundedRounds) {
   ASSERT_TRUE(q.remove_ban(late.cidr).ok());
   ASSERT_TRUE(q.flush().ok());
   EXPECT_EQ((*st)->load_bans()->size(), active.size());
+}
+
+// Who is banned and where the logs were read to is root's alone: the database
+// and its -wal and -shm are 0600, also when an older version made them 0644.
+TEST_F(Store, FilesAreTheOwnersAlone) {
+  {
+    auto st = StateStore::open(path_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    ASSERT_TRUE((*st)->save_ban(BanRecord{*Cidr::parse("192.0.2.1"), "sshd", 1, 0, 1}).ok());
+    for (auto s : {"", "-wal", "-shm"}) EXPECT_EQ(mode_of(path_ + s), 0600u) << path_ + s;
+  }
+  for (auto s : {"", "-wal", "-shm"})
+    if (std::filesystem::exists(path_ + s)) ::chmod((path_ + s).c_str(), 0644);
+  ::chmod(path_.c_str(), 0644);
+  auto st = StateStore::open(path_);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_TRUE((*st)->save_ban(BanRecord{*Cidr::parse("192.0.2.2"), "sshd", 1, 0, 1}).ok());
+  for (auto s : {"", "-wal", "-shm"}) EXPECT_EQ(mode_of(path_ + s), 0600u) << path_ + s;
+  EXPECT_EQ((*st)->load_bans()->size(), 2u);
+}
+
+std::vector<std::string> corrupt_files(const std::string& path) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/tmp"))
+    if (e.path().string().rfind(path + ".corrupt-", 0) == 0) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void write_db_with_bans(const std::string& path, int n) {
+  auto st = StateStore::open(path);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_TRUE((*st)->begin().ok());
+  for (int i = 0; i < n; ++i)
+    ASSERT_TRUE((*st)
+                    ->save_ban(BanRecord{
+                        *Cidr::parse("10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256)),
+                        "sshd", 1, 0, 1})
+                    .ok());
+  ASSERT_TRUE((*st)->commit().ok());
+}
+
+// Garbage over the whole file: SQLite says it is not a database.
+TEST_F(Store, GarbageDatabaseIsMovedAsideAndReplaced) {
+  write_db_with_bans(path_, 10);
+  {
+    std::ofstream f(path_, std::ios::binary | std::ios::trunc);
+    for (int i = 0; i < 8192; ++i) f.put(static_cast<char>((i * 7919) & 0xff));
+  }
+  auto plain = StateStore::open(path_);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().code, EUCLEAN) << plain.error().message;
+  EXPECT_TRUE(corrupt_files(path_).empty()) << "open() alone changes nothing";
+
+  std::optional<StateStore::Replaced> replaced;
+  auto st = StateStore::open_or_replace(path_, &replaced);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_TRUE(replaced.has_value());
+  EXPECT_NE(replaced->why.find("not a database"), std::string::npos) << replaced->why;
+  EXPECT_EQ(replaced->moved_to.rfind(path_ + ".corrupt-", 0), 0u) << replaced->moved_to;
+  EXPECT_TRUE(std::filesystem::exists(replaced->moved_to));
+  EXPECT_EQ(std::filesystem::file_size(replaced->moved_to), 8192u) << "the damaged file is kept as it was";
+  EXPECT_EQ(mode_of(replaced->moved_to), 0600u);
+  EXPECT_TRUE((*st)->load_bans()->empty());
+  ASSERT_TRUE((*st)->save_ban(BanRecord{*Cidr::parse("192.0.2.1"), "sshd", 1, 0, 1}).ok());
+  EXPECT_EQ((*st)->load_bans()->size(), 1u);
+  EXPECT_EQ(mode_of(path_), 0600u);
+  // A sound database is opened as it is.
+  st->reset();
+  std::optional<StateStore::Replaced> again;
+  st = StateStore::open_or_replace(path_, &again);
+  ASSERT_TRUE(st.ok());
+  EXPECT_FALSE(again.has_value());
+  EXPECT_EQ((*st)->load_bans()->size(), 1u);
+}
+
+// A sound header over damaged pages: found at open (quick_check), not later.
+TEST_F(Store, DamagedPagesAreFoundAtOpen) {
+  write_db_with_bans(path_, 3000);
+  ASSERT_GT(std::filesystem::file_size(path_), 16384u);
+  {
+    std::fstream f(path_, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(4096);  // page 2 on: the tables' b-trees; page 1 (the header and schema) stays
+    for (int i = 0; i < 12288; ++i) f.put(static_cast<char>(0xa5 ^ (i & 0x3f)));
+  }
+  std::optional<StateStore::Replaced> replaced;
+  auto st = StateStore::open_or_replace(path_, &replaced);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_TRUE(replaced.has_value()) << "damage went unnoticed";
+  EXPECT_EQ(corrupt_files(path_).size(), 1u);
+  EXPECT_TRUE((*st)->load_bans()->empty());
+}
+
+// A full disk while bans arrive: nothing is lost, positions wait, the failure
+// and the recovery are told once each, and everything is stored afterwards.
+TEST_F(Store, FullDiskKeepsBansAndHoldsPositionsBack) {
+  ASSERT_EQ(sqlite3_auto_extension(reinterpret_cast<void (*)()>(catch_connection)), SQLITE_OK);
+  auto st = StateStore::open(path_);
+  sqlite3_cancel_auto_extension(reinterpret_cast<void (*)()>(catch_connection));
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_NE(g_caught, nullptr);
+  StateStore& store = **st;
+  std::map<Cidr, BanRecord> active;
+  BanWriteQueue q(store, [&](const Cidr& c) -> const BanRecord* {
+    auto it = active.find(c);
+    return it == active.end() ? nullptr : &it->second;
+  });
+  std::vector<std::string> told;
+  q.on_health([&](const Status& s, size_t) { told.push_back(s ? "ok" : s.error().message); });
+  ASSERT_TRUE(store.save_position("/var/log/auth.log", {1, 100, 7}).ok());
+
+  // One loop round as the daemon runs it: a transaction, bans, positions if settled, commit.
+  int next = 0;
+  auto round = [&](int bans, bool ignore_pause) {
+    ASSERT_TRUE(store.begin().ok());
+    for (int i = 0; i < bans; ++i, ++next) {
+      Cidr c = *Cidr::parse("10.2." + std::to_string(next / 256) + "." + std::to_string(next % 256));
+      active[c] = BanRecord{c, "sshd", 1000, 0, 1, 0, 5};
+      ASSERT_TRUE(q.save_ban(active[c]).ok());
+      ASSERT_TRUE(q.add_history(active[c]).ok());
+      EventRecord e;
+      e.jail = "sshd";
+      e.cidr = c;
+      q.add_event(e);
+    }
+    if (ignore_pause || q.due()) (void)q.flush(20000);
+    if (q.settled()) {
+      ASSERT_TRUE(store.save_position("/var/log/auth.log", {1, static_cast<uint64_t>(1000 + next), 7}).ok());
+    }
+    (void)store.commit();
+  };
+  round(5, false);
+  EXPECT_TRUE(told.empty());
+  EXPECT_EQ(q.unsaved(), 0u);
+  EXPECT_EQ((*store.load_position("/var/log/auth.log"))->offset, 1005u);
+
+  // The disk fills: no page can be added.
+  pragma(g_caught, "PRAGMA max_page_count=" + std::to_string(page_count(g_caught)));
+  for (int r = 0; r < 20; ++r) round(200, r % 5 == 0);  // a burst; some rounds retry at once
+  EXPECT_EQ(told.size(), 1u) << "the failure is told once, not per ban or round";
+  ASSERT_FALSE(told.empty());
+  EXPECT_NE(told[0].find("full"), std::string::npos) << told[0];
+  EXPECT_TRUE(q.failing());
+  EXPECT_GE(q.unsaved(), 4000u) << "every ban of the burst is kept";
+  EXPECT_LT(store.load_bans()->size(), 5u + 4000u);
+  EXPECT_EQ((*store.load_position("/var/log/auth.log"))->offset, 1005u)
+      << "the saved position stays before the bans the store does not hold";
+
+  // Space returns: the next retry stores everything, and says so once.
+  pragma(g_caught, "PRAGMA max_page_count=1073741823");
+  EXPECT_FALSE(q.due()) << "pausing after the last failure";
+  std::this_thread::sleep_for(BanWriteQueue::kRetryPause);
+  for (int r = 0; r < 3; ++r) round(0, false);
+  EXPECT_EQ(q.unsaved(), 0u);
+  EXPECT_FALSE(q.failing());
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[1], "ok");
+  EXPECT_EQ(store.load_bans()->size(), 4005u);
+  auto history = store.load_history();
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 4005u);
+  for (const auto& [k, n] : *history) EXPECT_EQ(n, 1) << k.second.str() << ": counted once";
+  size_t events = 0;
+  ASSERT_TRUE(store.for_each_event(0, 1, [&](const EventRecord&) { ++events; }).ok());
+  EXPECT_EQ(events, 4005u);
+  EXPECT_EQ((*store.load_position("/var/log/auth.log"))->offset, 1000u + 4005u);
 }
 
 }  // namespace

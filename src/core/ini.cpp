@@ -9,8 +9,6 @@ namespace xdpban {
 
 namespace {
 
-constexpr int kMaxInterpolationDepth = 10;
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 std::string dirname_of(const std::string& path) {
@@ -331,9 +329,15 @@ std::optional<std::string> Config::lookup_for_interpolation(
 
 Result<std::string> Config::interpolate(const std::string& section, const std::string& value,
                                         const std::string& where,
-                                        const std::map<std::string, std::string>& vars, int depth) const {
+                                        const std::map<std::string, std::string>& vars, int depth,
+                                        size_t* work) const {
   if (depth > kMaxInterpolationDepth)
     return invalid(where + ": interpolation too deep (recursive %(...)s reference?)");
+  // Counts every byte read, so that many references to empty options are bounded too.
+  *work += value.size();
+  if (*work > kMaxExpansionWork)
+    return invalid(where + ": expansion reads more than " + std::to_string(kMaxExpansionWork) +
+                   " bytes (options referencing each other many times over?)");
   std::string out;
   size_t i = 0;
   while (i < value.size()) {
@@ -356,12 +360,16 @@ Result<std::string> Config::interpolate(const std::string& section, const std::s
       auto v = lookup_for_interpolation(section, name, vars);
       if (!v) return invalid(where + ": '%(" + name + ")s' refers to an option that does not exist");
       if (v->find('%') != std::string::npos) {
-        auto sub = interpolate(section, *v, where, vars, depth + 1);
+        auto sub = interpolate(section, *v, where, vars, depth + 1, work);
         if (!sub) return sub.error();
         out += *sub;
       } else {
+        *work += v->size();
         out += *v;
       }
+      if (out.size() > kMaxExpansionBytes)
+        return invalid(where + ": expansion exceeds " + std::to_string(kMaxExpansionBytes) +
+                       " bytes (options referencing each other many times over?)");
       i = close + 2;
       continue;
     }
@@ -384,7 +392,8 @@ Result<std::optional<std::string>> Config::get(const std::string& section, const
     return std::optional<std::string>{};
   }
   if (text.find('%') == std::string::npos) return std::optional<std::string>{std::move(text)};
-  auto r = interpolate(section, text, where, vars, 1);
+  size_t work = 0;
+  auto r = interpolate(section, text, where, vars, 1, &work);
   if (!r) return r.error();
   return std::optional<std::string>{std::move(*r)};
 }

@@ -14,10 +14,6 @@ namespace xdpban {
 
 namespace {
 
-// A request is one line; `xdpban import` sends a whole blocklist in one (1M
-// IPv6 networks are about 40 MiB).
-constexpr size_t kMaxRequest = size_t{256} << 20;
-
 Result<sockaddr_un> address(const std::string& path) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
@@ -92,10 +88,59 @@ std::vector<int> ControlServer::accept_all() {
       ::close(fd);
       continue;
     }
-    clients_[fd] = Client{Fd(fd), {}};
+    clients_[fd] = Client{Fd(fd), RequestReader()};
     out.push_back(fd);
   }
   return out;
+}
+
+bool RequestReader::append(std::string_view bytes) {
+  // Drop answered lines once they are most of the buffer (not per line: a
+  // burst of small requests would move the rest once each).
+  if (start_ > 0 && start_ >= in_.size() / 2) {
+    in_.erase(0, start_);
+    scanned_ -= start_;
+    start_ = 0;
+  }
+  in_.append(bytes);
+  return in_.size() - start_ <= max_;
+}
+
+std::optional<std::string> RequestReader::next() {
+  // Scan only what arrived since the last look: a large request comes in many reads.
+  size_t nl = in_.find('\n', scanned_);
+  if (nl == std::string::npos) {
+    scanned_ = in_.size();
+    return std::nullopt;
+  }
+  std::string line = in_.substr(start_, nl - start_);
+  start_ = scanned_ = nl + 1;
+  if (start_ == in_.size()) {
+    in_.clear();
+    start_ = scanned_ = 0;
+  }
+  return line;
+}
+
+std::string answer_request(std::string_view line, const ControlHandler& handler) {
+  nlohmann::json reply;
+  auto req = nlohmann::json::parse(line, nullptr, false);
+  if (req.is_discarded() || !req.is_object()) {
+    reply = {{"ok", false}, {"error", "request is not a JSON object"}};
+  } else if (auto v = req.find("v"); v == req.end() || !v->is_number_integer() || *v != kControlProtocol) {
+    std::string got = v == req.end() ? "(none)" : v->dump().substr(0, 40);
+    reply = {{"ok", false},
+             {"error", "protocol version " + got + " not supported (daemon speaks " +
+                           std::to_string(kControlProtocol) + ")"}};
+  } else {
+    try {
+      reply = handler(req);
+    } catch (const std::exception& e) {  // a malformed field: answer, never crash the daemon
+      reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+    }
+  }
+  // Messages may quote input cut at a byte count: never let dump() throw on broken UTF-8.
+  return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 bool ControlServer::serve(int fd) {
@@ -106,8 +151,7 @@ bool ControlServer::serve(int fd) {
   for (;;) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n > 0) {
-      c.in.append(buf, static_cast<size_t>(n));
-      if (c.in.size() > kMaxRequest) {
+      if (!c.reader.append(std::string_view(buf, static_cast<size_t>(n)))) {
         clients_.erase(it);
         return false;
       }
@@ -118,33 +162,12 @@ bool ControlServer::serve(int fd) {
     clients_.erase(it);  // closed by the peer
     return false;
   }
-  size_t nl;
-  // Scan only what arrived since the last look: a large request comes in many reads.
-  while ((nl = c.in.find('\n', c.scanned)) != std::string::npos) {
-    std::string line = c.in.substr(0, nl);
-    c.in.erase(0, nl + 1);
-    c.scanned = 0;
-    nlohmann::json reply;
-    auto req = nlohmann::json::parse(line, nullptr, false);
-    if (req.is_discarded() || !req.is_object()) {
-      reply = {{"ok", false}, {"error", "request is not a JSON object"}};
-    } else if (req.value("v", 0) != kControlProtocol) {
-      reply = {{"ok", false},
-               {"error", "protocol version " + std::to_string(req.value("v", 0)) +
-                             " not supported (daemon speaks " + std::to_string(kControlProtocol) + ")"}};
-    } else {
-      try {
-        reply = handler_(req);
-      } catch (const std::exception& e) {  // a malformed field: answer, never crash the daemon
-        reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
-      }
-    }
-    if (!write_all(fd, reply.dump() + "\n")) {
+  while (auto line = c.reader.next()) {
+    if (!write_all(fd, answer_request(*line, handler_))) {
       clients_.erase(fd);
       return false;
     }
   }
-  c.scanned = c.in.size();
   return true;
 }
 

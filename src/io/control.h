@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "io/fd.h"
@@ -17,10 +19,38 @@
 namespace xdpban {
 
 constexpr int kControlProtocol = 1;
+// A request is one line; `xdpban import` sends a whole blocklist in one (1M
+// IPv6 networks are about 40 MiB).
+constexpr size_t kMaxControlRequest = size_t{256} << 20;
+
+// One client's byte stream cut into request lines (the framing, without a
+// socket: ControlServer feeds it what it reads, tests/fuzz feeds it bytes).
+class RequestReader {
+ public:
+  explicit RequestReader(size_t max = kMaxControlRequest) : max_(max) {}
+  // Appends bytes read; false once the unanswered input passes `max`.
+  bool append(std::string_view bytes);
+  // The next complete line (without its newline), or nullopt until more arrives.
+  std::optional<std::string> next();
+
+ private:
+  size_t max_;
+  std::string in_;
+  size_t start_ = 0;    // where the next line begins
+  size_t scanned_ = 0;  // bytes before this offset hold no newline after start_
+};
+
+using ControlHandler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+// The answer line (JSON and a newline) to one request line: a line that is
+// not a JSON object or not of this protocol version is answered with an
+// error, and so is a request whose handler throws (a field of the wrong type):
+// nothing a client sends can take the daemon down.
+std::string answer_request(std::string_view line, const ControlHandler& handler);
 
 class ControlServer {
  public:
-  using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+  using Handler = ControlHandler;
   static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, Handler handler);
   ~ControlServer();
 
@@ -35,8 +65,7 @@ class ControlServer {
   ControlServer() = default;
   struct Client {
     Fd fd;
-    std::string in;
-    size_t scanned = 0;  // bytes of `in` known to hold no newline
+    RequestReader reader;
   };
   std::string path_;
   Fd listen_;

@@ -196,7 +196,10 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSourc
     if (name != "xdpban") return invalid(path + ": unknown section [" + name + "] (options go in [xdpban])");
   const IniOptions* o = ini->section("xdpban");
   if (!o) return c;
-  for (const auto& [key, val] : *o) {
+  for (const auto& option : *o) {
+    // Named references, not a structured binding: clang before 16 cannot capture those in a lambda.
+    const std::string& key = option.first;
+    const IniValue& val = option.second;
     auto bad = [&](const Error& e) { return invalid(val.where + ": " + key + ": " + e.message); };
     const std::string& v = val.text;
     if (key == "interfaces") {

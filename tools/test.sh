@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - builds xdpban with ASan/UBSan and runs every test (unit, BPF
-# PROG_TEST_RUN tables, compatibility suite, netns integration). The one test
+# PROG_TEST_RUN tables, compatibility suite, netns integration, a short run of
+# each fuzz target: tools/fuzz.sh). The one test
 # command of the README and of CI (.ci/run). Needs root for the BPF tests; under
 # CI=true a skipped BPF test is a failure.
 set -euo pipefail
@@ -12,3 +13,8 @@ ninja -C "$build"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
+# The whole suite (no ctest arguments) also runs each libFuzzer target
+# (tests/fuzz) briefly: a crash, hang or leak fails CI. XDPBAN_FUZZ_SECONDS=0 skips.
+if [ $# -eq 0 ] && [ "${XDPBAN_FUZZ_SECONDS:-45}" != 0 ]; then
+  "$top/tools/fuzz.sh" "${XDPBAN_FUZZ_SECONDS:-45}"
+fi

@@ -9,6 +9,9 @@ namespace xdpban {
 
 namespace {
 
+constexpr size_t kMaxIncludeDepth = 16;
+constexpr size_t kMaxIncludeVisits = 10000;
+
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 std::string dirname_of(const std::string& path) {
@@ -173,6 +176,7 @@ struct IncludeWalker {
   const FileSource& files;
   std::map<std::string, std::optional<IniFile>> cache;
   std::vector<std::string> errors;
+  size_t visits = 0;
 
   const IniFile* parse(const std::string& path) {
     auto it = cache.find(path);
@@ -208,6 +212,20 @@ struct IncludeWalker {
   }
 
   std::vector<std::string> uncached(const std::string& resource, const std::vector<std::string>& seen) {
+    // A file already being read further up is a cycle (a.local including
+    // a.conf, whose .local comes along again): read it once.
+    if (std::find(seen.begin(), seen.end(), resource) != seen.end()) return {};
+    if (++visits > kMaxIncludeVisits) {
+      if (visits == kMaxIncludeVisits + 1)
+        errors.push_back(resource + ": [INCLUDES] read more than " + std::to_string(kMaxIncludeVisits) +
+                         " files (the same files included many times over?)");
+      return {};
+    }
+    if (seen.size() >= kMaxIncludeDepth) {
+      errors.push_back(resource + ": [INCLUDES] nested deeper than " + std::to_string(kMaxIncludeDepth) +
+                       " files");
+      return {};
+    }
     const IniFile* file = parse(resource);
     if (!file) return {};
     std::vector<std::string> before, after;

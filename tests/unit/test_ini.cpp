@@ -154,5 +154,33 @@ TEST(FilterDefinition, ExponentialTagSubstitutionIsBounded) {
       << def.error().message;
 }
 
+// Found by tests/fuzz/fuzz_config: x.local including x.conf, whose .local
+// comes along again, recursed until the stack overflowed.
+TEST(Config, IncludeCyclesThroughLocalFilesEnd) {
+  MemFiles fs;
+  fs.files["/c/x.conf"] = "[Definition]\na = 1\n";
+  fs.files["/c/x.local"] = "[INCLUDES]\nbefore = x.conf\n[Definition]\nb = 2\n";
+  auto cfg = Config::load("/c/x.conf", fs);
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(**cfg->get("Definition", "a"), "1");
+  EXPECT_EQ(**cfg->get("Definition", "b"), "2");
+  fs.files["/c/y.conf"] = "[INCLUDES]\nbefore = y.local\n[Definition]\nc = 3\n";
+  fs.files["/c/y.local"] = "[INCLUDES]\nafter = y.conf\n";
+  auto y = Config::load("/c/y.conf", fs);
+  ASSERT_TRUE(y) << y.error().message;
+  EXPECT_EQ(**y->get("Definition", "c"), "3");
+}
+
+TEST(Config, DeepIncludeChainIsAnError) {
+  MemFiles fs;
+  for (int i = 0; i < 40; ++i)
+    fs.files["/d/f" + std::to_string(i) + ".conf"] =
+        "[INCLUDES]\nbefore = f" + std::to_string(i + 1) + ".conf\n";
+  auto cfg = Config::load("/d/f0.conf", fs);
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.error().message.find("nested deeper than 16 files"), std::string::npos)
+      << cfg.error().message;
+}
+
 }  // namespace
 }  // namespace xdpban

@@ -122,9 +122,27 @@ std::optional<std::string> RequestReader::next() {
   return line;
 }
 
+namespace {
+
+// The protocol's numbers are whole numbers. A float read as an integer
+// ({"duration": 1e100} through get<int64_t>) is undefined behaviour inside
+// nlohmann::json, so such a request is refused before a handler sees it.
+std::optional<std::string> float_field(const nlohmann::json& req) {
+  for (const auto& [key, value] : req.items()) {
+    bool bad = value.is_number_float();
+    if (value.is_array())
+      for (const auto& e : value) bad = bad || e.is_number_float();
+    if (bad) return "field '" + key.substr(0, 40) + "': numbers in a request are whole numbers";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::string answer_request(std::string_view line, const ControlHandler& handler) {
   nlohmann::json reply;
   auto req = nlohmann::json::parse(line, nullptr, false);
+  std::optional<std::string> bad_number;
   if (req.is_discarded() || !req.is_object()) {
     reply = {{"ok", false}, {"error", "request is not a JSON object"}};
   } else if (auto v = req.find("v"); v == req.end() || !v->is_number_integer() || *v != kControlProtocol) {
@@ -132,6 +150,8 @@ std::string answer_request(std::string_view line, const ControlHandler& handler)
     reply = {{"ok", false},
              {"error", "protocol version " + got + " not supported (daemon speaks " +
                            std::to_string(kControlProtocol) + ")"}};
+  } else if ((bad_number = float_field(req))) {
+    reply = {{"ok", false}, {"error", "bad request: " + *bad_number}};
   } else {
     try {
       reply = handler(req);

@@ -44,6 +44,23 @@ TEST(ControlProtocol, HandlerExceptionsAndBrokenTextBecomeAnswers) {
   EXPECT_EQ(a["error"], "caf\xef\xbf\xbd");
 }
 
+// Found by tests/fuzz/fuzz_control: {"duration": 3.6e61} read with
+// get<int64_t>() is a float-to-integer conversion out of range (UBSan).
+TEST(ControlProtocol, FloatNumbersAreRefused) {
+  int calls = 0;
+  auto h = [&calls](const json&) -> json {
+    ++calls;
+    return {{"ok", true}};
+  };
+  for (const char* line : {R"({"v":1,"cmd":"ban","duration":3.6e61})", R"({"v":1.0,"cmd":"ping"})",
+                           R"({"v":1,"cmd":"ban","cidrs":[1.5]})"}) {
+    json a = answer(line, h);
+    EXPECT_EQ(a["ok"], false) << line;
+  }
+  EXPECT_EQ(answer(R"({"v":1,"cmd":"ban","duration":3600})", h)["ok"], true);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(ControlProtocol, ReaderCutsLinesAcrossChunks) {
   RequestReader r;
   std::string stream = "{\"a\":1}\n\n{\"b\":2}\n{\"c\"";

@@ -276,6 +276,10 @@ Result<std::shared_ptr<DateTemplate>> DateTemplate::from_regex(std::string regex
   regex = global_flags + regex;
   auto re = Regex::compile(translate_python_regex(regex));
   if (!re) return re.error();
+  // The date is group 1 (match() reads it). The check for a plain group above
+  // is a heuristic that "[(]" or "\\(" fool: a pattern left without one would
+  // be read past its match data.
+  if (re->capture_count() < 1) return invalid("date pattern '" + regex + "' has no group for the date");
   auto t = std::make_shared<DateTemplate>();
   t->name = name_prefix;
   t->kind = kind;

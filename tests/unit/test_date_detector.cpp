@@ -71,5 +71,16 @@ TEST(TimeZone, Parse) {
   EXPECT_FALSE(parse_time_zone("nowhere"));
 }
 
+// Found by tests/fuzz/fuzz_filter: "[(]" looks like a group to the check that
+// decides whether to wrap the pattern in one, so the compiled pattern had no
+// group 1 and a match read past its match data.
+TEST(DateDetector, PatternWithoutGroupIsAnError) {
+  auto d = DateDetector::create(std::string("[(]stamp"));
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("has no group for the date"), std::string::npos) << d.error().message;
+  auto ok = DateDetector::create(std::string("(stamp) %Y-%m-%d"));
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
 }  // namespace
 }  // namespace xdpban

@@ -286,7 +286,7 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
     if (const IniValue* r = cfg->raw(section, "enabled")) j.where = r->where;
     auto get = [&](const std::string& opt) -> Result<std::optional<std::string>> {
       auto v = cfg->get(section, opt, vars);
-      if (!v) return v.error().wrap(where(opt));
+      if (!v) return v.error();  // it names file, line and option already
       return v;
     };
     std::string err;

@@ -64,8 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (content.empty()) continue;
     auto b = parse_blocklist_entry(content, &hb2);
     auto c = Cidr::parse(content, &hb1);
-    check(b.ok() == c.ok());
-    if (b) check(*b == *c && hb1 == hb2);
+    // A list entry longer than 64 bytes is refused without parsing (no address
+    // or network is that long in its usual spelling: "::/000...0" is the exception).
+    if (content.size() <= 64) check(b.ok() == c.ok());
+    if (b) check(c.ok() && *b == *c && hb1 == hb2);
   }
   return 0;
 }

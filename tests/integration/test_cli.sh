@@ -216,27 +216,34 @@ with open(sys.argv[1], "wb") as f:
         f.write(b"7" * (1 << 20))  # one 128 MiB line
     f.write(b"\n198.51.100.32\n")
 EOF
-out=$(python3 - "$NS" "$XB" "$PD" "$TMP/longline.txt" 2>"$TMP/err" <<'EOF'
+# import_rss FILE: "EXIT PEAK_RSS_MIB JSON" of one import (stderr to $TMP/err).
+import_rss() {
+  python3 - "$NS" "$XB" "$PD" "$1" 2>"$TMP/err" <<'EOF'
 import resource, subprocess, sys
 ns, xb, pd, path = sys.argv[1:]
 p = subprocess.run(["nsenter", "--net=/run/netns/" + ns, xb, "--pin-dir", pd, "import", path, "--jail", "long",
                     "--json"], stdout=subprocess.PIPE, stderr=sys.stderr)
 print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, p.stdout.decode().strip())
 EOF
-)
-read -r rc rss json <<<"$out"
-[ "$rc" = 4 ] || fail "import with a 128 MiB line: exit $rc, want 4: $out $(cat "$TMP/err")"
+}
+# The mapped ban tables dominate the CLI's memory: the long line may add little to it.
+printf '198.51.100.31\nshort-bad-line\n198.51.100.32\n' >"$TMP/shortline.txt"
+read -r rc base json <<<"$(import_rss "$TMP/shortline.txt")"
+[ "$rc" = 4 ] || fail "import of a 3-line list: exit $rc: $json $(cat "$TMP/err")"
+read -r rc rss json <<<"$(import_rss "$TMP/longline.txt")"
+[ "$rc" = 4 ] || fail "import with a 128 MiB line: exit $rc, want 4: $json $(cat "$TMP/err")"
 grep -qF "$TMP/longline.txt:2: line of 134217728 bytes (more than 4096) is not an IP address or network" "$TMP/err" ||
   fail "the long line is not named by its number: $(cat "$TMP/err")"
-pyjson 'assert d["added"] == 2 and d["rejected"] == 1 and d["lines"] == 3, d' <<<"$json" || fail "long-line counts: $json"
-[ "$rss" -lt 96 ] || fail "import of a file with a 128 MiB line peaked at $rss MiB (bound 96 MiB)"
+pyjson 'assert d["already"] == 2 and d["rejected"] == 1 and d["lines"] == 3, d' <<<"$json" || fail "long-line counts: $json"
+[ $((rss - base)) -lt 32 ] || fail "a 128 MiB line took the import from $base to $rss MiB peak RSS (bound: +32 MiB)"
 rm -f "$TMP/longline.txt"
-ok "import: a 128 MiB line is line 2 rejected, the others loaded (exit 4), peak RSS $rss MiB"
+ok "import: a 128 MiB line is line 2 rejected, the others loaded (exit 4), peak RSS $rss MiB (a 3-line list: $base MiB)"
 
 # ---- import into a full table: what fits is loaded, exit 4 with the counts ----
 PD2=/sys/fs/bpf/xdpban-test-fuzz-$$
 xb2() { inns "$NS" "$XB" --pin-dir "$PD2" "$@"; }
-inns "$NS" ip link add xbfull0 type dummy && inns "$NS" ip link set xbfull0 up || fail "dummy interface"
+inns "$NS" ip link add xbfull0 type veth peer name xbfull1 && inns "$NS" ip link set xbfull0 up &&
+  inns "$NS" ip link set xbfull1 up || fail "veth pair in $NS"
 xb2 attach xbfull0 --mode skb --capacity 1024 >/dev/null || fail "attach with --capacity 1024"
 python3 -c 'print("\n".join("100.64.%d.%d" % (i // 250, i % 250 + 1) for i in range(5000)))' >"$TMP/full.txt"
 out=$(xb2 import "$TMP/full.txt" --jail small --json 2>"$TMP/err"); rc=$?

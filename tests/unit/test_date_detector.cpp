@@ -82,5 +82,18 @@ TEST(DateDetector, PatternWithoutGroupIsAnError) {
   EXPECT_TRUE(ok.ok()) << ok.error().message;
 }
 
+// Found by tests/fuzz/fuzz_filter: a date group that takes no part in the
+// match ("(stamp)?x") gave an unset (SIZE_MAX) span that Filter::process_line
+// cut the line with (std::out_of_range).
+TEST(DateDetector, OptionalDateGroupThatDidNotMatch) {
+  auto d = DateDetector::create(std::string("(stamp)?x"));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  auto m = d->match("a x b", 0);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->start, m->end);
+  EXPECT_LE(m->end, 5u);
+  EXPECT_FALSE(m->time);
+}
+
 }  // namespace
 }  // namespace xdpban

@@ -28,7 +28,9 @@ constexpr size_t kShowNotes = 20;  // per kind, on stderr; the counts are always
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-Result<std::string> read_all(const std::string& path) {
+// Reads the list in chunks into the parser: memory is the entries, not the
+// file (a line longer than kMaxBlocklistLine is rejected, not held).
+Result<ParsedBlocklist> read_blocklist(const std::string& path, size_t max_notes) {
   Fd owned;
   int fd = STDIN_FILENO;
   if (path != "-") {
@@ -36,18 +38,16 @@ Result<std::string> read_all(const std::string& path) {
     if (!owned.valid()) return make_error(errno, "cannot open " + path + ": " + std::strerror(errno));
     fd = owned.get();
   }
-  std::string text;
-  size_t used = 0;
+  BlocklistReader reader(max_notes);
+  std::vector<char> buf(size_t{1} << 20);
   for (;;) {
-    if (text.size() - used < (1u << 20)) text.resize(std::max<size_t>(text.size() * 2, 4u << 20));
-    ssize_t n = ::read(fd, text.data() + used, text.size() - used);
+    ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return make_error(errno, "cannot read " + path + ": " + std::strerror(errno));
     if (n == 0) break;
-    used += static_cast<size_t>(n);
+    reader.feed(std::string_view(buf.data(), static_cast<size_t>(n)));
   }
-  text.resize(used);
-  return text;
+  return reader.finish();
 }
 
 // A bar on stderr while entries are written, only when a person watches.
@@ -83,12 +83,19 @@ class Progress {
 bool outlasts(uint64_t theirs, uint64_t ours) { return theirs == 0 || (ours != 0 && theirs >= ours); }
 
 struct Counts {
-  size_t added = 0;    // newly banned (or taken over from an expired or shorter ban)
-  size_t already = 0;  // already listed in this jail (expiry refreshed)
-  size_t kept = 0;     // banned at least as long by another jail: left to it
-  size_t refused = 0;  // own or allow-listed addresses (without --force)
-  size_t removed = 0;  // --replace: entries of the jail not in the new list
+  size_t added = 0;               // newly banned (or taken over from an expired or shorter ban)
+  size_t already = 0;             // already listed in this jail (expiry refreshed)
+  size_t kept = 0;                // banned at least as long by another jail: left to it
+  size_t refused = 0;             // own or allow-listed addresses (without --force)
+  size_t removed = 0;             // --replace: entries of the jail not in the new list
+  size_t not_loaded = 0;          // did not fit: the tables are full
+  std::string not_loaded_reason;  // the first such error
 };
+
+// What a full table is called when an import stops fitting.
+constexpr const char* kTablesFull =
+    "the ban tables are full (their size is set when the maps are created: xdpban attach --capacity, "
+    "xdpban.conf capacity)";
 
 struct Options {
   std::string file;
@@ -130,23 +137,28 @@ int write_direct(Blocklist& bl, uint16_t jail_id, const std::vector<BlocklistEnt
     const auto& e = entries[i];
     while (j < existing->size() && cidr_less((*existing)[j].cidr, e.cidr)) pass_existing((*existing)[j++]);
     bool write = true;
+    size_t* count = &n.added;
     if (j < existing->size() && (*existing)[j].cidr == e.cidr) {
       const BanInfo& ex = (*existing)[j++];
       bool live = ex.expires_ns == 0 || ex.expires_ns > now;
       if (live && ex.jail == jail_id) {
-        ++n.already;
+        count = &n.already;
         write = ex.expires_ns != expires || ex.flags != XDPBAN_BAN_IMPORT;
       } else if (live && outlasts(ex.expires_ns, expires)) {
-        ++n.kept;  // its own jail keeps it; --replace of this jail never removes it
+        count = &n.kept;  // its own jail keeps it; --replace of this jail never removes it
         write = false;
-      } else {
-        ++n.added;
       }
-    } else {
-      ++n.added;
     }
-    if (!write) continue;
-    if (auto st = bl.ban(BanInfo{e.cidr, expires, jail_id, XDPBAN_BAN_IMPORT}); !st) {
+    if (!write) {
+      ++*count;
+      continue;
+    }
+    if (auto st = bl.ban(BanInfo{e.cidr, expires, jail_id, XDPBAN_BAN_IMPORT}); st) {
+      ++*count;
+    } else if (st.error().code == ENOSPC || st.error().code == E2BIG) {
+      // Full: this one is not loaded; later ones may still fit (a host spills to the network trie).
+      if (n.not_loaded++ == 0) n.not_loaded_reason = kTablesFull;
+    } else {
       progress.done();
       say(name + ":" + std::to_string(e.line) + ": " + st.error().message);
       say("stopped after " + std::to_string(i) + " of " + std::to_string(entries.size()) +
@@ -156,8 +168,9 @@ int write_direct(Blocklist& bl, uint16_t jail_id, const std::vector<BlocklistEnt
   }
   while (j < existing->size()) pass_existing((*existing)[j++]);
   progress.done();
-
-  // Only now that the whole new set is enforced do the old entries go.
+  // Only now that the whole new set is enforced do the old entries go (and
+  // not at all when some of it did not fit).
+  if (n.not_loaded > 0) stale.clear();
   for (const auto& c : stale) {
     auto r = bl.unban(c);
     if (!r) return fail_with(r.error().message);
@@ -184,11 +197,9 @@ int run_import(const Options& o, const GlobalOptions& g) {
     ttl_ns = static_cast<uint64_t>(*d) * 1000000000ull;
   }
 
-  auto text = read_all(o.file);
-  if (!text) return stop(kExitUsage, text.error().message);
-  auto t_read = Clock::now();
-  ParsedBlocklist list = parse_blocklist(*text, kShowNotes);
-  text = std::string();  // the list can be large; the parse holds what is needed
+  auto parsed = read_blocklist(o.file, kShowNotes);
+  if (!parsed) return stop(kExitUsage, parsed.error().message);
+  ParsedBlocklist list = std::move(*parsed);
   auto t_parse = Clock::now();
 
   for (const auto& w : list.warnings)
@@ -257,7 +268,14 @@ int run_import(const Options& o, const GlobalOptions& g) {
     n.kept = r->value("kept", size_t{0});
     n.removed = r->value("removed", size_t{0});
     // Refused by the daemon though not here: the host's addresses or allow list changed meanwhile.
-    n.refused += r->value("refused", size_t{0});
+    size_t refused_there = r->value("refused", size_t{0});
+    n.refused += refused_there;
+    // What the daemon neither loaded, kept nor refused did not fit (a daemon
+    // that does not say not_loaded still gives the counts to tell).
+    size_t accounted = n.added + n.already + n.kept + refused_there;
+    n.not_loaded =
+        r->value("not_loaded", entries.size() > accounted ? entries.size() - accounted : size_t{0});
+    if (n.not_loaded > 0) n.not_loaded_reason = r->value("not_loaded_reason", std::string(kTablesFull));
     for (const auto& x : (*r)["refused_examples"])
       std::fprintf(stderr, "%s: %s\n", name.c_str(), x.value("why", "").c_str());
     t_write = Clock::now();
@@ -278,20 +296,27 @@ int run_import(const Options& o, const GlobalOptions& g) {
                          {"already", n.already}, {"duplicates", list.duplicates},
                          {"kept", n.kept},       {"rejected", list.rejected},
                          {"refused", n.refused}, {"normalised", list.normalised},
-                         {"removed", n.removed}, {"seconds", total},
-                         {"daemon", via_daemon}};
+                         {"removed", n.removed}, {"not_loaded", n.not_loaded},
+                         {"seconds", total},     {"daemon", via_daemon}};
     std::printf("%s\n", j_out.dump().c_str());
   } else {
     std::printf(
         "[%s] imported %s: %zu added, %zu already listed, %zu duplicate lines, %zu kept by other jails, "
-        "%zu rejected%s in %.2f s\n",
+        "%zu rejected%s%s in %.2f s\n",
         o.jail.c_str(), name.c_str(), n.added, n.already, list.duplicates, n.kept, rejected,
-        o.replace ? (", " + std::to_string(n.removed) + " removed").c_str() : "", total);
+        o.replace ? (", " + std::to_string(n.removed) + " removed").c_str() : "",
+        n.not_loaded ? (", " + std::to_string(n.not_loaded) + " not loaded (tables full)").c_str() : "",
+        total);
+  }
+  if (n.not_loaded > 0) {
+    size_t wanted = entries.size();
+    std::fprintf(stderr, "xdpban: loaded %zu of %zu entries; %zu not loaded: %s%s\n", wanted - n.not_loaded,
+                 wanted, n.not_loaded, n.not_loaded_reason.c_str(),
+                 o.replace ? "; --replace removed nothing" : "");
   }
   if (g.verbose)
-    std::fprintf(stderr, "xdpban: timing: read %.3f s, parse %.3f s, checks %.3f s, %s %.3f s\n",
-                 std::chrono::duration<double>(t_read - t0).count(),
-                 std::chrono::duration<double>(t_parse - t_read).count(),
+    std::fprintf(stderr, "xdpban: timing: read and parse %.3f s, checks %.3f s, %s %.3f s\n",
+                 std::chrono::duration<double>(t_parse - t0).count(),
                  std::chrono::duration<double>(t_prep - t_parse).count(),
                  via_daemon ? "xdpband" : "write and remove",
                  std::chrono::duration<double>(t_write - t_prep).count());
@@ -299,7 +324,7 @@ int run_import(const Options& o, const GlobalOptions& g) {
     std::fprintf(stderr,
                  "xdpban: note: the XDP program is not attached to any interface, so bans are stored but not "
                  "enforced; run 'xdpban attach IFACE'\n");
-  return rejected > 0 ? kExitSomeRejected : kExitOk;
+  return rejected > 0 || n.not_loaded > 0 ? kExitSomeRejected : kExitOk;
 }
 
 }  // namespace
@@ -328,10 +353,13 @@ void add_import_command(CLI::App& app, GlobalOptions& g) {
       "long is left to that jail. While xdpband runs, the checked list goes through it (one writer, "
       "kept in its database); otherwise the pinned maps are written directly and the daemon adopts the "
       "entries when it starts.\n"
-      "Exit codes: 0 every line imported; 4 the good lines were imported, the rejected ones (bad lines, "
-      "own or allow-listed addresses) are listed on stderr as FILE:LINE: why; 2 bad input, nothing "
-      "changed (unreadable file, bad --for or --jail, --strict with rejected lines, --replace with an "
-      "empty list); 1 the operation failed (no permission, map full; --replace then removes nothing).");
+      "Lines longer than 4096 bytes are rejected lines.\n"
+      "Exit codes: 0 every line imported; 4 a partial import: the good lines were imported, the rejected "
+      "ones (bad lines, own or allow-listed addresses) are listed on stderr as FILE:LINE: why, or the ban "
+      "tables filled up and stderr says 'loaded N of M entries; K not loaded: why' (the entries loaded are "
+      "enforced; --replace then removes nothing); 2 bad input, nothing changed (unreadable file, bad --for "
+      "or --jail, --strict with rejected lines, --replace with an empty list); 1 the operation failed (no "
+      "permission, a map error other than full; --replace then removes nothing).");
   cmd->callback([&g] { g.exit_code = run_import(o, g); });
 }
 

@@ -122,6 +122,12 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
   };
   // Whatever reached the maps reaches the store, also when a later entry fails.
   auto save = [&]() -> Status { return store_ ? store_->save_bans(changed) : Status{}; };
+  // A full table: this entry is not loaded, the next ones may still fit.
+  auto full = [&](const Error& e) {
+    if (e.code != ENOSPC && e.code != E2BIG) return false;
+    if (n.not_loaded++ == 0) n.not_loaded_reason = e.message;
+    return true;
+  };
   // One pass over both sorted sequences.
   auto it = active_.begin();
   for (const Cidr& c : cidrs) {
@@ -130,7 +136,8 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
     if (it == active_.end() || c < it->first) {
       it = active_.emplace_hint(it, c, BanRecord{c, jail, now, expiry, 1, flags, 0});
       if (auto st = put(it->second); !st) {  // not in the maps: not a ban
-        active_.erase(it);
+        it = active_.erase(it);
+        if (full(st.error())) continue;
         (void)save();
         return st.error();
       }
@@ -139,11 +146,16 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
       continue;
     }
     BanRecord& cur = it->second;
+    const BanRecord before = cur;
     ++it;
     bool live = cur.expiry == 0 || cur.expiry > now;
+    size_t* count = &n.added;
     if (live && cur.jail == jail) {
-      ++n.already;
-      if (cur.expiry == expiry && cur.flags == flags) continue;
+      count = &n.already;
+      if (cur.expiry == expiry && cur.flags == flags) {
+        ++n.already;
+        continue;
+      }
       cur.expiry = expiry;
       cur.flags = flags;
     } else if (live && outlasts(cur.expiry, expiry)) {
@@ -151,14 +163,17 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
       continue;
     } else {
       cur = BanRecord{c, jail, now, expiry, 1, flags, 0};
-      ++n.added;
     }
     if (auto st = put(cur); !st) {
+      cur = before;  // the maps still hold the ban as it was
+      if (full(st.error())) continue;
       (void)save();
       return st.error();
     }
+    ++*count;
   }
   if (auto st = save(); !st) return st.error();
+  if (n.not_loaded > 0) return n;  // the old entries stay: the new set is not wholly in force
   for (; replace && it != active_.end(); ++it)
     if (it->second.jail == jail) stale.push_back(it->first);
   // Only now that the whole new set is enforced do the old entries go.

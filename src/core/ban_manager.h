@@ -99,8 +99,13 @@ class BanManager {
   // missing from `cidrs` are removed (into `removed`) only after every new
   // entry is in force, so neither set ever stops being enforced. No guard and
   // no ban history: a list is not a repeat offence; the caller checks first.
+  // A full table (the sink says ENOSPC or E2BIG) does not stop an import: the
+  // entries that fit are loaded, the others counted in not_loaded with the
+  // sink's first message, and `replace` then removes nothing.
   struct ImportCounts {
     size_t added = 0, already = 0, kept = 0, removed = 0;
+    size_t not_loaded = 0;
+    std::string not_loaded_reason;
   };
   Result<ImportCounts> import(const std::string& jail, const std::vector<Cidr>& cidrs, int64_t now,
                               int64_t expiry, uint8_t flags, bool replace, std::vector<BanRecord>* removed);

@@ -90,35 +90,76 @@ Result<Cidr> parse_blocklist_entry(std::string_view content, bool* had_host_bits
   return Cidr::parse(content, had_host_bits);
 }
 
-ParsedBlocklist parse_blocklist(std::string_view text, size_t max_notes) {
-  ParsedBlocklist out;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 byte order mark
-  out.entries.reserve(text.size() / 16 + 1);
+BlocklistReader::BlocklistReader(size_t max_notes, size_t max_line)
+    : max_notes_(max_notes), max_line_(max_line) {}
+
+void BlocklistReader::line(std::string_view text) {
+  const size_t length = partial_len_ > text.size() ? partial_len_ : text.size();
+  partial_len_ = 0;
+  ++out_.lines;
+  auto line_no = static_cast<uint32_t>(std::min<size_t>(out_.lines, UINT32_MAX));
+  if (out_.lines == 1 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 byte order mark
+  if (length > max_line_ && text.find_first_of("#;") == std::string_view::npos) {
+    ++out_.rejected;
+    if (out_.errors.size() < max_notes_)
+      out_.errors.push_back({line_no, "line of " + std::to_string(length) + " bytes (more than " +
+                                          std::to_string(max_line_) + ") is not an IP address or network"});
+    return;
+  }
+  auto content = blocklist_line_content(text);
+  if (content.empty()) return;
+  bool host_bits = false;
+  auto c = parse_blocklist_entry(content, &host_bits);
+  if (!c) {
+    ++out_.rejected;
+    if (out_.errors.size() < max_notes_) out_.errors.push_back({line_no, c.error().message});
+    return;
+  }
+  if (host_bits) {
+    ++out_.normalised;
+    if (out_.warnings.size() < max_notes_)
+      out_.warnings.push_back(
+          {line_no, "'" + std::string(content) + "' has host bits set; using " + c->str()});
+  }
+  out_.entries.push_back({*c, line_no});
+}
+
+void BlocklistReader::feed(std::string_view chunk) {
   size_t pos = 0;
-  while (pos < text.size()) {
-    const char* nl = static_cast<const char*>(std::memchr(text.data() + pos, '\n', text.size() - pos));
-    size_t end = nl ? static_cast<size_t>(nl - text.data()) : text.size();
-    std::string_view line = text.substr(pos, end - pos);
+  while (pos < chunk.size()) {
+    const char* nl = static_cast<const char*>(std::memchr(chunk.data() + pos, '\n', chunk.size() - pos));
+    size_t end = nl ? static_cast<size_t>(nl - chunk.data()) : chunk.size();
+    std::string_view piece = chunk.substr(pos, end - pos);
     pos = end + 1;
-    ++out.lines;
-    auto line_no = static_cast<uint32_t>(std::min<size_t>(out.lines, UINT32_MAX));
-    auto content = blocklist_line_content(line);
-    if (content.empty()) continue;
-    bool host_bits = false;
-    auto c = parse_blocklist_entry(content, &host_bits);
-    if (!c) {
-      ++out.rejected;
-      if (out.errors.size() < max_notes) out.errors.push_back({line_no, c.error().message});
+    if (!nl) {  // cut by the end of the chunk: keep at most max_line_ + 1 bytes of it
+      if (partial_.size() <= max_line_)
+        partial_.append(piece.substr(0, std::min(piece.size(), max_line_ + 1 - partial_.size())));
+      partial_len_ += piece.size();
+      break;
+    }
+    if (partial_len_ == 0) {  // the common case: a whole line inside the chunk, no copy
+      if (piece.size() > max_line_) {
+        partial_len_ = piece.size();
+        piece = piece.substr(0, max_line_ + 1);
+      }
+      line(piece);
       continue;
     }
-    if (host_bits) {
-      ++out.normalised;
-      if (out.warnings.size() < max_notes)
-        out.warnings.push_back(
-            {line_no, "'" + std::string(content) + "' has host bits set; using " + c->str()});
-    }
-    out.entries.push_back({*c, line_no});
+    if (partial_.size() <= max_line_)
+      partial_.append(piece.substr(0, std::min(piece.size(), max_line_ + 1 - partial_.size())));
+    partial_len_ += piece.size();
+    line(partial_);
+    partial_.clear();
   }
+}
+
+ParsedBlocklist BlocklistReader::finish() {
+  if (partial_len_ > 0) {
+    line(partial_);
+    partial_.clear();
+  }
+  ParsedBlocklist out = std::move(out_);
+  out_ = {};
   // Sorted by (cidr, line): the first occurrence of each cidr is the one kept.
   std::sort(out.entries.begin(), out.entries.end(), [](const BlocklistEntry& a, const BlocklistEntry& b) {
     if (cidr_less(a.cidr, b.cidr)) return true;
@@ -132,6 +173,13 @@ ParsedBlocklist parse_blocklist(std::string_view text, size_t max_notes) {
   out.duplicates = static_cast<size_t>(out.entries.end() - last);
   out.entries.erase(last, out.entries.end());
   return out;
+}
+
+ParsedBlocklist parse_blocklist(std::string_view text, size_t max_notes) {
+  BlocklistReader reader(max_notes);
+  reader.reserve(text.size() / 16 + 1);
+  reader.feed(text);
+  return reader.finish();
 }
 
 }  // namespace xdpban

@@ -60,8 +60,33 @@ std::string_view blocklist_line_content(std::string_view line);
 // whether a network's host bits were cleared.
 Result<Cidr> parse_blocklist_entry(std::string_view content, bool* had_host_bits);
 
-// Parses a whole list. Keeps at most max_notes errors and warnings (the counts
-// are always complete).
+// The longest line a list may have. A longer one is a rejected line, named by
+// its number, and is never held in memory whole (a list with a 1 GB line must
+// not take 1 GB): only its first kMaxBlocklistLine bytes are kept, and when they
+// hold a comment the line is read as what comes before it.
+constexpr size_t kMaxBlocklistLine = 4096;
+
+// Parses a list as it is read, in chunks of any size (the lines may be cut
+// anywhere): memory is the entries plus one line of at most max_line bytes.
+// Keeps at most max_notes errors and warnings (the counts are always complete).
+class BlocklistReader {
+ public:
+  explicit BlocklistReader(size_t max_notes = 1000, size_t max_line = kMaxBlocklistLine);
+  void feed(std::string_view chunk);
+  void reserve(size_t entries) { out_.entries.reserve(entries); }
+  // Reads the last line if it has no newline; then sorts and de-duplicates.
+  ParsedBlocklist finish();
+
+ private:
+  void line(std::string_view text);
+  ParsedBlocklist out_;
+  size_t max_notes_;
+  size_t max_line_;
+  std::string partial_;     // the start of a line cut by the end of a chunk
+  size_t partial_len_ = 0;  // its length so far, past max_line_ when only a prefix is kept
+};
+
+// Parses a whole list held in memory (BlocklistReader over one chunk).
 ParsedBlocklist parse_blocklist(std::string_view text, size_t max_notes = 1000);
 
 }  // namespace xdpban

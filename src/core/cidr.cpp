@@ -48,7 +48,9 @@ Result<Address> Address::parse(std::string_view text) {
   std::string s(text);
   if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
   if (s.empty()) return invalid("empty address");
-  if (s.size() > INET6_ADDRSTRLEN) return invalid("'" + std::string(text) + "' is not an IP address");
+  // inet_pton reads a C string: a NUL inside would hide whatever follows it.
+  if (s.size() > INET6_ADDRSTRLEN || s.find('\0') != std::string::npos)
+    return invalid("'" + std::string(text) + "' is not an IP address");
   Address a;
   if (s.find(':') == std::string::npos) {
     if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) != 1)

@@ -276,6 +276,10 @@ Result<std::shared_ptr<DateTemplate>> DateTemplate::from_regex(std::string regex
   regex = global_flags + regex;
   auto re = Regex::compile(translate_python_regex(regex));
   if (!re) return re.error();
+  // The date is group 1 (match() reads it). The check for a plain group above
+  // is a heuristic that "[(]" or "\\(" fool: a pattern left without one would
+  // be read past its match data.
+  if (re->capture_count() < 1) return invalid("date pattern '" + regex + "' has no group for the date");
   auto t = std::make_shared<DateTemplate>();
   t->name = name_prefix;
   t->kind = kind;
@@ -731,8 +735,12 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
   last_start_ = e.md.start(0);
   last_end_ = e.md.end(0);
   DateMatch m;
-  m.start = e.md.start(1);
-  m.end = e.md.end(1);
+  if (e.md.has(1)) {
+    m.start = e.md.start(1);
+    m.end = e.md.end(1);
+  } else {  // "(stamp)?x": the date group took no part; no date text (PCRE2_UNSET is no offset)
+    m.start = m.end = e.md.start(0);
+  }
   if (m.end > m.start) {
     // Consecutive lines often carry the same time stamp text: convert it once.
     // Within a minute of `now`, so a year guessed from `now` stays the same.

@@ -37,9 +37,18 @@ bool next_tag(const std::string& v, size_t from, size_t& start, size_t& end) {
   return false;
 }
 
+// One pass into a new string: replacing in place moves the tail once per hit.
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
-    s.replace(p, from.size(), to);
+  std::string out;
+  size_t done = 0;
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, done)) {
+    out.append(s, done, p - done);
+    out += to;
+    done = p + from.size();
+    if (out.size() > kMaxExpansionBytes) break;  // the caller reports it
+  }
+  out.append(s, done, std::string::npos);
+  s = std::move(out);
 }
 
 }  // namespace
@@ -87,6 +96,7 @@ Result<std::map<std::string, std::string>> substitute_tags(
   std::map<std::string, std::optional<std::string>> fallback_cache;
   for (auto& [tag, value] : out) {
     std::map<std::string, int> counts;
+    size_t work = 0;  // bytes scanned for this option (see kMaxExpansionWork)
     size_t s = 0, e = 0, from = 0;
     while (next_tag(value, from, s, e)) {
       std::string rtag = value.substr(s + 1, e - s - 2);
@@ -109,6 +119,14 @@ Result<std::map<std::string, std::string>> substitute_tags(
         continue;
       }
       replace_all(value, "<" + rtag + ">", *repl);
+      if (value.size() > kMaxExpansionBytes)
+        return invalid("option '" + tag + "': expansion exceeds " + std::to_string(kMaxExpansionBytes) +
+                       " bytes (tags referencing each other many times over?)");
+      work += value.size();
+      if (work > kMaxExpansionWork)
+        return invalid("option '" + tag + "': expansion reads more than " +
+                       std::to_string(kMaxExpansionWork) +
+                       " bytes (tags referencing each other many times over?)");
       ++counts[rtag];
       from = 0;  // the replacement may complete an enclosing tag: <lt_<logtype>/...>
     }

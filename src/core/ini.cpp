@@ -9,7 +9,8 @@ namespace xdpban {
 
 namespace {
 
-constexpr int kMaxInterpolationDepth = 10;
+constexpr size_t kMaxIncludeDepth = 16;
+constexpr size_t kMaxIncludeVisits = 10000;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
@@ -175,6 +176,7 @@ struct IncludeWalker {
   const FileSource& files;
   std::map<std::string, std::optional<IniFile>> cache;
   std::vector<std::string> errors;
+  size_t visits = 0;
 
   const IniFile* parse(const std::string& path) {
     auto it = cache.find(path);
@@ -210,6 +212,20 @@ struct IncludeWalker {
   }
 
   std::vector<std::string> uncached(const std::string& resource, const std::vector<std::string>& seen) {
+    // A file already being read further up is a cycle (a.local including
+    // a.conf, whose .local comes along again): read it once.
+    if (std::find(seen.begin(), seen.end(), resource) != seen.end()) return {};
+    if (++visits > kMaxIncludeVisits) {
+      if (visits == kMaxIncludeVisits + 1)
+        errors.push_back(resource + ": [INCLUDES] read more than " + std::to_string(kMaxIncludeVisits) +
+                         " files (the same files included many times over?)");
+      return {};
+    }
+    if (seen.size() >= kMaxIncludeDepth) {
+      errors.push_back(resource + ": [INCLUDES] nested deeper than " + std::to_string(kMaxIncludeDepth) +
+                       " files");
+      return {};
+    }
     const IniFile* file = parse(resource);
     if (!file) return {};
     std::vector<std::string> before, after;
@@ -331,9 +347,15 @@ std::optional<std::string> Config::lookup_for_interpolation(
 
 Result<std::string> Config::interpolate(const std::string& section, const std::string& value,
                                         const std::string& where,
-                                        const std::map<std::string, std::string>& vars, int depth) const {
+                                        const std::map<std::string, std::string>& vars, int depth,
+                                        size_t* work) const {
   if (depth > kMaxInterpolationDepth)
     return invalid(where + ": interpolation too deep (recursive %(...)s reference?)");
+  // Counts every byte read, so that many references to empty options are bounded too.
+  *work += value.size();
+  if (*work > kMaxExpansionWork)
+    return invalid(where + ": expansion reads more than " + std::to_string(kMaxExpansionWork) +
+                   " bytes (options referencing each other many times over?)");
   std::string out;
   size_t i = 0;
   while (i < value.size()) {
@@ -356,12 +378,16 @@ Result<std::string> Config::interpolate(const std::string& section, const std::s
       auto v = lookup_for_interpolation(section, name, vars);
       if (!v) return invalid(where + ": '%(" + name + ")s' refers to an option that does not exist");
       if (v->find('%') != std::string::npos) {
-        auto sub = interpolate(section, *v, where, vars, depth + 1);
+        auto sub = interpolate(section, *v, where, vars, depth + 1, work);
         if (!sub) return sub.error();
         out += *sub;
       } else {
+        *work += v->size();
         out += *v;
       }
+      if (out.size() > kMaxExpansionBytes)
+        return invalid(where + ": expansion exceeds " + std::to_string(kMaxExpansionBytes) +
+                       " bytes (options referencing each other many times over?)");
       i = close + 2;
       continue;
     }
@@ -384,7 +410,8 @@ Result<std::optional<std::string>> Config::get(const std::string& section, const
     return std::optional<std::string>{};
   }
   if (text.find('%') == std::string::npos) return std::optional<std::string>{std::move(text)};
-  auto r = interpolate(section, text, where, vars, 1);
+  size_t work = 0;
+  auto r = interpolate(section, text, where, vars, 1, &work);
   if (!r) return r.error();
   return std::optional<std::string>{std::move(*r)};
 }

@@ -15,6 +15,14 @@
 
 namespace xdpban {
 
+// Bounds on %(name)s interpolation (and <tag> substitution, filter_config.h): a
+// chain of options each naming the previous twice grows exponentially, so an
+// expansion stops with an error once its text, or the text it had to read to
+// get there, passes these sizes, or once references nest this deep.
+constexpr size_t kMaxExpansionBytes = size_t{1} << 20;
+constexpr size_t kMaxExpansionWork = size_t{16} << 20;
+constexpr int kMaxInterpolationDepth = 10;
+
 // Where configuration text comes from (disk in production, memory in tests).
 class FileSource {
  public:
@@ -75,7 +83,7 @@ class Config {
  private:
   Result<std::string> interpolate(const std::string& section, const std::string& value,
                                   const std::string& where, const std::map<std::string, std::string>& vars,
-                                  int depth) const;
+                                  int depth, size_t* work) const;
   std::optional<std::string> lookup_for_interpolation(const std::string& section, const std::string& name,
                                                       const std::map<std::string, std::string>& vars) const;
 

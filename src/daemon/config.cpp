@@ -205,7 +205,10 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSourc
     if (name != "xdpban") return invalid(path + ": unknown section [" + name + "] (options go in [xdpban])");
   const IniOptions* o = ini->section("xdpban");
   if (!o) return c;
-  for (const auto& [key, val] : *o) {
+  for (const auto& option : *o) {
+    // Named references, not a structured binding: clang before 16 cannot capture those in a lambda.
+    const std::string& key = option.first;
+    const IniValue& val = option.second;
     auto bad = [&](const Error& e) { return invalid(val.where + ": " + key + ": " + e.message); };
     const std::string& v = val.text;
     if (key == "interfaces") {
@@ -293,7 +296,7 @@ Result<std::vector<JailSettings>> load_jails(const std::string& dir, const FileS
     if (const IniValue* r = cfg->raw(section, "enabled")) j.where = r->where;
     auto get = [&](const std::string& opt) -> Result<std::optional<std::string>> {
       auto v = cfg->get(section, opt, vars);
-      if (!v) return v.error().wrap(where(opt));
+      if (!v) return v.error();  // it names file, line and option already
       return v;
     };
     std::string err;

@@ -356,7 +356,7 @@ Status Daemon::attach_interfaces() {
                  : a->replaced       ? " (replaced an older xdpban program; bans kept)"
                  : a->newly_attached ? ""
                                      : " (was attached already)");
-    attached_.push_back(i);
+    if (std::find(attached_.begin(), attached_.end(), i) == attached_.end()) attached_.push_back(i);
   }
   return {};
 }
@@ -688,7 +688,7 @@ void Daemon::tick() {
 
 Status Daemon::reload() {
   auto fresh = load_config(flags_.config);
-  if (!fresh) return fresh.error();  // the running configuration stays as it was
+  if (!fresh) return fresh.error().wrap("keeping the running configuration");
   if (fresh->daemon.pin_dir != cfg_.daemon.pin_dir || fresh->daemon.database != cfg_.daemon.database ||
       fresh->daemon.socket != cfg_.daemon.socket)
     spdlog::warn("pin_dir, database and socket changes take effect at the next start");
@@ -700,14 +700,21 @@ Status Daemon::reload() {
   local_addrs_ = local_addresses();
   for (const auto& j : cfg_.jails) bans_->set_policy(j->settings().name, j->settings().bantime);
   for (const auto& f : cfg_.floods) bans_->set_policy(f.name, f.bantime);
-  // by_path_ points into the jails just replaced: rebuild it before anything can fail.
-  if (auto st = follow_logs(); !st) return st;
-  if (auto st = configure_flood(); !st) return st;
+  // The new configuration is in force from here: a step that fails is
+  // reported, and the steps after it still run.
+  std::string failed;
+  auto step = [&](Status st) {
+    if (!st) failed += (failed.empty() ? "" : "; ") + st.error().message;
+  };
+  step(follow_logs());  // first: by_path_ points into the jails just replaced
+  step(configure_flood());
   for (const auto& a : cfg_.daemon.allow) {
-    if (auto st = blocklist_->allow_add(a); !st) return st;
-    if (auto st = store_->add_allow(a); !st) return st;
+    step(blocklist_->allow_add(a));
+    step(store_->add_allow(a));
   }
-  return attach_interfaces();
+  step(attach_interfaces());
+  if (!failed.empty()) return make_error(EIO, "the new configuration is in force, but: " + failed);
+  return {};
 }
 
 nlohmann::json Daemon::status_json(const std::string& only) {
@@ -810,7 +817,11 @@ nlohmann::json Daemon::import(const ControlRequest& req) {
       "({})",
       jail, cidrs.size() + n_refused, n->added, n->already, n->kept, n_refused,
       req.replace ? fmt::format(", {} removed", n->removed) : "", s, timer.text());
+  if (n->not_loaded > 0)
+    spdlog::warn("[{}] Import: {} entries not loaded: {}", jail, n->not_loaded, n->not_loaded_reason);
   return {{"ok", true},
+          {"not_loaded", n->not_loaded},
+          {"not_loaded_reason", n->not_loaded_reason},
           {"added", n->added},
           {"already", n->already},
           {"kept", n->kept},
@@ -938,7 +949,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& json) {
   auto st = reload();
   sd_notify(0, "READY=1");
   if (!st) {
-    spdlog::error("reload failed, keeping the running configuration: {}", st.error().message);
+    spdlog::error("reload failed: {}", st.error().message);
     return error_json(st.error().message);
   }
   spdlog::info("configuration reloaded: {} jails", cfg_.jails.size());
@@ -950,7 +961,11 @@ void Daemon::on_signals() {
   while (read(signals_.get(), &si, sizeof si) == sizeof si) {
     if (si.ssi_signo == SIGHUP) {
       spdlog::info("SIGHUP: reloading configuration");
-      handle({{"cmd", "reload"}});
+      try {
+        handle({{"cmd", "reload"}});
+      } catch (const std::exception& e) {  // as for a request: never take the daemon down
+        spdlog::error("reload failed: {}", e.what());
+      }
     } else {
       spdlog::info("signal {}: shutting down", si.ssi_signo == SIGTERM ? "TERM" : "INT");
       stop_ = true;

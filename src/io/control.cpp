@@ -14,10 +14,6 @@ namespace xdpban {
 
 namespace {
 
-// A request is one line; `xdpban import` sends a whole blocklist in one (1M
-// IPv6 networks are about 40 MiB).
-constexpr size_t kMaxRequest = size_t{256} << 20;
-
 Result<sockaddr_un> address(const std::string& path) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
@@ -94,27 +90,79 @@ std::vector<int> ControlServer::accept_all() {
       ::close(fd);
       continue;
     }
-    clients_[fd] = Client{Fd(fd), {}};
+    clients_[fd] = Client{Fd(fd), RequestReader()};
     out.push_back(fd);
   }
   return out;
 }
 
-nlohmann::json ControlServer::answer(const std::string& line) {
-  auto req = nlohmann::json::parse(line, nullptr, false);
-  if (req.is_discarded() || !req.is_object())
-    return {{"ok", false}, {"error", "request is not a JSON object"}};
-  auto v = req.find("v");
-  if (v == req.end() || !v->is_number_integer() || v->get<int64_t>() != kControlProtocol)
-    return {
-        {"ok", false},
-        {"error", "protocol version " + (v == req.end() ? std::string("missing") : v->dump().substr(0, 32)) +
-                      " not supported (daemon speaks " + std::to_string(kControlProtocol) + ")"}};
-  try {
-    return handler_(req);
-  } catch (const std::exception& e) {  // a handler's bug: answer, never crash the daemon
-    return {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+bool RequestReader::append(std::string_view bytes) {
+  // Drop answered lines once they are most of the buffer (not per line: a
+  // burst of small requests would move the rest once each).
+  if (start_ > 0 && start_ >= in_.size() / 2) {
+    in_.erase(0, start_);
+    scanned_ -= start_;
+    start_ = 0;
   }
+  in_.append(bytes);
+  return in_.size() - start_ <= max_;
+}
+
+std::optional<std::string> RequestReader::next() {
+  // Scan only what arrived since the last look: a large request comes in many reads.
+  size_t nl = in_.find('\n', scanned_);
+  if (nl == std::string::npos) {
+    scanned_ = in_.size();
+    return std::nullopt;
+  }
+  std::string line = in_.substr(start_, nl - start_);
+  start_ = scanned_ = nl + 1;
+  if (start_ == in_.size()) {
+    in_.clear();
+    start_ = scanned_ = 0;
+  }
+  return line;
+}
+
+namespace {
+
+// The protocol's numbers are whole numbers. A float read as an integer
+// ({"duration": 1e100} through get<int64_t>) is undefined behaviour inside
+// nlohmann::json, so such a request is refused before a handler sees it.
+std::optional<std::string> float_field(const nlohmann::json& req) {
+  for (const auto& [key, value] : req.items()) {
+    bool bad = value.is_number_float();
+    if (value.is_array())
+      for (const auto& e : value) bad = bad || e.is_number_float();
+    if (bad) return "field '" + key.substr(0, 40) + "': numbers in a request are whole numbers";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string answer_request(std::string_view line, const ControlHandler& handler) {
+  nlohmann::json reply;
+  auto req = nlohmann::json::parse(line, nullptr, false);
+  std::optional<std::string> bad_number;
+  if (req.is_discarded() || !req.is_object()) {
+    reply = {{"ok", false}, {"error", "request is not a JSON object"}};
+  } else if (auto v = req.find("v"); v == req.end() || !v->is_number_integer() || *v != kControlProtocol) {
+    std::string got = v == req.end() ? "(none)" : v->dump().substr(0, 40);
+    reply = {{"ok", false},
+             {"error", "protocol version " + got + " not supported (daemon speaks " +
+                           std::to_string(kControlProtocol) + ")"}};
+  } else if ((bad_number = float_field(req))) {
+    reply = {{"ok", false}, {"error", "bad request: " + *bad_number}};
+  } else {
+    try {
+      reply = handler(req);
+    } catch (const std::exception& e) {  // a malformed field: answer, never crash the daemon
+      reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+    }
+  }
+  // Messages may quote input cut at a byte count: never let dump() throw on broken UTF-8.
+  return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 // Sends what is queued for c without waiting; false when the peer is gone.
@@ -146,8 +194,7 @@ bool ControlServer::serve(int fd) {
   while (!c.eof) {
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
-      c.in.append(buf, static_cast<size_t>(n));
-      if (c.in.size() > kMaxRequest) return gone();
+      if (!c.reader.append(std::string_view(buf, static_cast<size_t>(n)))) return gone();
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -156,23 +203,19 @@ bool ControlServer::serve(int fd) {
     c.eof = true;  // the peer is done sending; it may still read its answers
   }
   // One answer in flight at a time: a client that does not read its answers
-  // stops being served, and holds one answer's memory, never the loop.
-  size_t nl;
-  while (c.out.empty() && (nl = c.in.find('\n', c.scanned)) != std::string::npos) {
-    std::string line = c.in.substr(0, nl);
-    c.in.erase(0, nl + 1);
-    c.scanned = 0;
-    c.out = answer(line).dump() + "\n";
+  // stops being served and holds one answer's memory, never the loop.
+  while (c.out.empty()) {
+    auto line = c.reader.next();
+    if (!line) break;
+    c.out = answer_request(*line, handler_);
     c.progress = now;
     if (!flush(c, now)) return gone();
   }
-  // Scan only what arrived since the last look: a large request comes in many reads.
-  if (c.out.empty()) c.scanned = c.in.size();
   if (c.eof && c.out.empty()) return gone();
   return true;
 }
 
-std::vector<int> ControlServer::stalled(std::chrono::milliseconds limit) {
+std::vector<int> ControlServer::stalled(std::chrono::milliseconds limit) const {
   std::vector<int> out;
   const auto now = Clock::now();
   for (const auto& [fd, c] : clients_)

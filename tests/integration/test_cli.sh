@@ -15,7 +15,7 @@ require_root_bpf
 NS=xbc$$
 PD=/sys/fs/bpf/xdpban-cli-$$
 TMP=$(mktemp -d /tmp/xbc.XXXXXX)
-cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$PD" "$TMP"; }
+cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$PD" "/sys/fs/bpf/xdpban-test-fuzz-$$" "$TMP"; }
 trap cleanup EXIT
 ip netns add "$NS" || fail "cannot create namespace $NS"
 inns "$NS" ip link set lo up
@@ -206,6 +206,65 @@ assert sorted(c for c in j if j[c] == "import") == ["198.51.100.21", "198.51.100
 assert j["198.51.100.100"] == "manual" and j["2001:db8::/48"] == "web" and j["203.0.113.0/24"] == "web", j
 ' || fail "list after --replace"
 ok "import --replace from stdin: the jail holds exactly the new list, other jails untouched"
+
+# ---- import: a line longer than a line may be is rejected, not slurped ----
+python3 - "$TMP/longline.txt" <<'EOF'
+import sys
+with open(sys.argv[1], "wb") as f:
+    f.write(b"198.51.100.31\n")
+    for _ in range(128):
+        f.write(b"7" * (1 << 20))  # one 128 MiB line
+    f.write(b"\n198.51.100.32\n")
+EOF
+# import_rss FILE: "EXIT PEAK_RSS_MIB JSON" of one import (stderr to $TMP/err).
+import_rss() {
+  python3 - "$NS" "$XB" "$PD" "$1" 2>"$TMP/err" <<'EOF'
+import resource, subprocess, sys
+ns, xb, pd, path = sys.argv[1:]
+p = subprocess.run(["nsenter", "--net=/run/netns/" + ns, xb, "--pin-dir", pd, "import", path, "--jail", "long",
+                    "--json"], stdout=subprocess.PIPE, stderr=sys.stderr)
+print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, p.stdout.decode().strip())
+EOF
+}
+# The mapped ban tables dominate the CLI's memory: the long line may add little to it.
+printf '198.51.100.31\nshort-bad-line\n198.51.100.32\n' >"$TMP/shortline.txt"
+read -r rc base json <<<"$(import_rss "$TMP/shortline.txt")"
+[ "$rc" = 4 ] || fail "import of a 3-line list: exit $rc: $json $(cat "$TMP/err")"
+read -r rc rss json <<<"$(import_rss "$TMP/longline.txt")"
+[ "$rc" = 4 ] || fail "import with a 128 MiB line: exit $rc, want 4: $json $(cat "$TMP/err")"
+grep -qF "$TMP/longline.txt:2: line of 134217728 bytes (more than 4096) is not an IP address or network" "$TMP/err" ||
+  fail "the long line is not named by its number: $(cat "$TMP/err")"
+pyjson 'assert d["already"] == 2 and d["rejected"] == 1 and d["lines"] == 3, d' <<<"$json" || fail "long-line counts: $json"
+[ $((rss - base)) -lt 32 ] || fail "a 128 MiB line took the import from $base to $rss MiB peak RSS (bound: +32 MiB)"
+rm -f "$TMP/longline.txt"
+ok "import: a 128 MiB line is line 2 rejected, the others loaded (exit 4), peak RSS $rss MiB (a 3-line list: $base MiB)"
+
+# ---- import into a full table: what fits is loaded, exit 4 with the counts ----
+PD2=/sys/fs/bpf/xdpban-test-fuzz-$$
+xb2() { inns "$NS" "$XB" --pin-dir "$PD2" "$@"; }
+inns "$NS" ip link add xbfull0 type veth peer name xbfull1 && inns "$NS" ip link set xbfull0 up &&
+  inns "$NS" ip link set xbfull1 up || fail "veth pair in $NS"
+xb2 attach xbfull0 --mode skb --capacity 1024 >/dev/null || fail "attach with --capacity 1024"
+python3 -c 'print("\n".join("100.64.%d.%d" % (i // 250, i % 250 + 1) for i in range(5000)))' >"$TMP/full.txt"
+out=$(xb2 import "$TMP/full.txt" --jail small --json 2>"$TMP/err"); rc=$?
+[ $rc = 4 ] || fail "import into a full table: exit $rc, want 4: $out $(cat "$TMP/err")"
+loaded=$(pyjson 'assert d["not_loaded"] > 0 and d["added"] + d["not_loaded"] == 5000 and d["rejected"] == 0, d
+print(d["added"])' <<<"$out") || fail "full-table counts: $out"
+grep -qF "loaded $loaded of 5000 entries; $((5000 - loaded)) not loaded: the ban tables are full" "$TMP/err" ||
+  fail "full table: no 'loaded N of M' line: $(cat "$TMP/err")"
+listed=$(xb2 list --json --jail small | pyjson 'print(len(d))')
+[ "$listed" = "$loaded" ] || fail "full table: $listed entries listed, the import said $loaded"
+# --replace with a list that does not fit: the old entries stay.
+python3 -c 'print("\n".join("100.65.%d.%d" % (i // 250, i % 250 + 1) for i in range(5000)))' >"$TMP/full2.txt"
+out=$(xb2 import "$TMP/full2.txt" --jail small --replace --json 2>"$TMP/err"); rc=$?
+[ $rc = 4 ] || fail "--replace into a full table: exit $rc: $out"
+pyjson 'assert d["removed"] == 0 and d["not_loaded"] == 5000 - d["added"], d' <<<"$out" || fail "--replace full: $out"
+grep -qF -- "--replace removed nothing" "$TMP/err" || fail "--replace full: $(cat "$TMP/err")"
+listed=$(xb2 list --json --jail small | pyjson 'print(len(d))')
+[ "$listed" -ge "$loaded" ] || fail "--replace into a full table removed old entries: $listed left of $loaded"
+xb2 detach xbfull0 >/dev/null 2>&1
+rm -rf "$PD2"
+ok "import into a 1024-entry table: $loaded of 5000 loaded and listed, exit 4 with the counts; --replace removes nothing"
 
 # ---- 1M lines ----
 python3 - "$TMP/big.txt" <<'EOF'

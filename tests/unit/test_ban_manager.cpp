@@ -296,5 +296,51 @@ TEST(BanManager, ImportReplaceRemovesOnlyTheJailsOldEntries) {
   EXPECT_EQ(store.bans.size(), 3u);
 }
 
+// A sink that holds `room` entries, then says ENOSPC as a full BPF map does.
+struct SmallSink : FakeSink {
+  size_t room = 0;
+  Status insert(const BanRecord& b) override {
+    if (!maps.count(b.cidr) && maps.size() >= room)
+      return make_error(ENOSPC, "cannot ban " + b.cidr.str() + ": full");
+    return FakeSink::insert(b);
+  }
+};
+
+// Issue 12 item 9: a full table loads what fits, counts the rest and keeps the
+// jail's old entries (--replace removes nothing while the new set is partial).
+TEST(BanManager, ImportIntoFullTableLoadsWhatFits) {
+  SmallSink sink;
+  sink.room = 3;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_TRUE(m.import("drop", sorted_cidrs({"203.0.113.1"}), T, 0, 4, false, nullptr).ok());
+  ASSERT_TRUE(m.ban("sshd", C("192.0.2.9"), T, 5, 0, 60).ok());  // shorter: an import takes it over
+  std::vector<BanRecord> removed;
+  auto n = m.import("drop", sorted_cidrs({"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.9"}), T, 0, 4, true,
+                    &removed);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(n->added, 2u);  // 192.0.2.1 fits, then 192.0.2.9 (its key is in the map already)
+  EXPECT_EQ(n->not_loaded, 2u);
+  EXPECT_EQ(n->not_loaded_reason, "cannot ban 192.0.2.2: full");
+  EXPECT_EQ(n->removed, 0u) << "a partial new set does not replace the old one";
+  EXPECT_TRUE(removed.empty());
+  std::vector<std::string> held;
+  for (const auto& [c, b] : m.active()) held.push_back(b.jail + " " + c.str());
+  EXPECT_EQ(held, (std::vector<std::string>{"drop 192.0.2.1", "drop 192.0.2.9", "drop 203.0.113.1"}));
+  EXPECT_EQ(sink.maps.size(), 3u);
+  EXPECT_EQ(store.bans.size(), 3u);
+  EXPECT_EQ(store.bans.at(C("192.0.2.9")).jail, "drop");
+
+  // Another error is not "full": the import stops with it.
+  struct BrokenSink : FakeSink {
+    Status insert(const BanRecord&) override { return make_error(EPERM, "no permission"); }
+  } broken;
+  BanManager m2(broken, nullptr);
+  auto e = m2.import("drop", sorted_cidrs({"192.0.2.1"}), T, 0, 4, false, nullptr);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "no permission");
+  EXPECT_TRUE(m2.active().empty());
+}
+
 }  // namespace
 }  // namespace xdpban

@@ -91,12 +91,56 @@ TEST(BlocklistParser, RejectsWithLineNumbersAndNamesTheInput) {
 }
 
 TEST(BlocklistParser, LongOrBinaryLinesAreShownBounded) {
-  std::string junk(5000, 'x');
+  std::string junk(1000, 'x');
   auto p = parse_blocklist(junk + "\n\x01\x02\xff\n");
   ASSERT_EQ(p.errors.size(), 2u);
   EXPECT_LT(p.errors[0].message.size(), 200u);
-  EXPECT_NE(p.errors[0].message.find("5000 characters"), std::string::npos) << p.errors[0].message;
+  EXPECT_NE(p.errors[0].message.find("1000 characters"), std::string::npos) << p.errors[0].message;
   EXPECT_EQ(p.errors[1].message, "'\\x01\\x02\\xff' is not an IP address or network");
+}
+
+// Issue 12 item 12: a line longer than kMaxBlocklistLine is rejected by number
+// and only its start is held, however the input is cut into chunks.
+TEST(BlocklistReader, OverlongLineIsRejectedNotHeld) {
+  const std::string huge(size_t{3} << 20, '7');  // 3 MiB, no newline inside
+  for (size_t chunk : {size_t{1} << 20, size_t{4096}, size_t{4097}, size_t{65536}}) {
+    BlocklistReader r(10);
+    std::string text =
+        "192.0.2.1\n" + huge + "\n198.51.100.0/24 # " + std::string(5000, 'c') + "\n2001:db8::1";
+    for (size_t i = 0; i < text.size(); i += chunk) r.feed(std::string_view(text).substr(i, chunk));
+    auto p = r.finish();
+    EXPECT_EQ(p.lines, 4u) << chunk;
+    EXPECT_EQ(p.rejected, 1u) << chunk;
+    ASSERT_EQ(p.errors.size(), 1u) << chunk;
+    EXPECT_EQ(p.errors[0].line, 2u);
+    EXPECT_EQ(p.errors[0].message, "line of " + std::to_string(huge.size()) + " bytes (more than " +
+                                       std::to_string(kMaxBlocklistLine) +
+                                       ") is not an IP address or network");
+    // The long comment does not make its line a rejected one.
+    EXPECT_EQ(cidrs(p), (std::vector<std::string>{"192.0.2.1", "198.51.100.0/24", "2001:db8::1"})) << chunk;
+  }
+}
+
+// Any cut of the input into chunks reads the same list as the whole text.
+TEST(BlocklistReader, ChunkedEqualsWhole) {
+  const std::string text =
+      "\xEF\xBB\xBF# list\r\n192.0.2.1\r\n10.0.0.7/8 ; note\n\nbad line\n2001:db8::/32\n192.0.2.1\n" +
+      std::string(5000, ' ') + "\n203.0.113.9";
+  auto whole = parse_blocklist(text);
+  for (size_t chunk = 1; chunk < 40; ++chunk) {
+    BlocklistReader r;
+    for (size_t i = 0; i < text.size(); i += chunk) r.feed(std::string_view(text).substr(i, chunk));
+    auto p = r.finish();
+    EXPECT_EQ(p.entries, whole.entries) << chunk;
+    EXPECT_EQ(p.lines, whole.lines) << chunk;
+    EXPECT_EQ(p.rejected, whole.rejected) << chunk;
+    EXPECT_EQ(p.duplicates, whole.duplicates) << chunk;
+    EXPECT_EQ(p.normalised, whole.normalised) << chunk;
+  }
+  EXPECT_EQ(whole.lines, 9u);
+  EXPECT_EQ(whole.rejected, 2u);  // "bad line" and the 5000 blanks (longer than a line may be)
+  EXPECT_EQ(cidrs(whole),
+            (std::vector<std::string>{"10.0.0.0/8", "192.0.2.1", "203.0.113.9", "2001:db8::/32"}));
 }
 
 TEST(BlocklistParser, HostBitsAreClearedWithAWarning) {

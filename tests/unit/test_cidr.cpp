@@ -102,5 +102,16 @@ TEST(Cidr, NetworkOf) {
   EXPECT_EQ(Cidr::network_of(b, 64).str(), "2001:db8:aa:bb::/64");
 }
 
+// Found by tests/fuzz/fuzz_blocklist: inet_pton reads a C string, so text after
+// a NUL byte was ignored ("2001:db8::1<NUL>junk/24" parsed as 2001:db8::/24).
+TEST(Cidr, EmbeddedNulIsNotAnAddress) {
+  using namespace std::string_literals;
+  EXPECT_FALSE(Address::parse("2001:db8::1\0junk"s).ok());
+  EXPECT_FALSE(Address::parse("10.1.2.3\0"s).ok());
+  EXPECT_FALSE(Cidr::parse("2001:db8::1\0\0\x007/24"s).ok());
+  EXPECT_FALSE(Cidr::parse("[::ffff:192.0.2.1\0]"s).ok());
+  EXPECT_TRUE(Cidr::parse("2001:db8::1/24").ok());
+}
+
 }  // namespace
 }  // namespace xdpban

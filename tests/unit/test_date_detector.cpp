@@ -71,5 +71,29 @@ TEST(TimeZone, Parse) {
   EXPECT_FALSE(parse_time_zone("nowhere"));
 }
 
+// Found by tests/fuzz/fuzz_filter: "[(]" looks like a group to the check that
+// decides whether to wrap the pattern in one, so the compiled pattern had no
+// group 1 and a match read past its match data.
+TEST(DateDetector, PatternWithoutGroupIsAnError) {
+  auto d = DateDetector::create(std::string("[(]stamp"));
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("has no group for the date"), std::string::npos) << d.error().message;
+  auto ok = DateDetector::create(std::string("(stamp) %Y-%m-%d"));
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
+// Found by tests/fuzz/fuzz_filter: a date group that takes no part in the
+// match ("(stamp)?x") gave an unset (SIZE_MAX) span that Filter::process_line
+// cut the line with (std::out_of_range).
+TEST(DateDetector, OptionalDateGroupThatDidNotMatch) {
+  auto d = DateDetector::create(std::string("(stamp)?x"));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  auto m = d->match("a x b", 0);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->start, m->end);
+  EXPECT_LE(m->end, 5u);
+  EXPECT_FALSE(m->time);
+}
+
 }  // namespace
 }  // namespace xdpban

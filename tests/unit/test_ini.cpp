@@ -100,5 +100,87 @@ TEST(FilterDefinition, SelfReferenceIsAnError) {
   EXPECT_NE(def.error().message.find("self-referencing"), std::string::npos) << def.error().message;
 }
 
+// Issue 12 item 6: each option naming the previous one twice doubles the text;
+// the expansion stops with an error naming file, line and option instead of
+// allocating until bad_alloc.
+TEST(Config, ExponentialInterpolationIsBounded) {
+  MemFiles fs;
+  std::string text = "[Definition]\no0 = " + std::string(4096, 'x') + "\n";
+  for (int i = 1; i <= 9; ++i)
+    text +=
+        "o" + std::to_string(i) + " = %(o" + std::to_string(i - 1) + ")s%(o" + std::to_string(i - 1) + ")s\n";
+  fs.files["/big.conf"] = text;
+  auto cfg = Config::load("/big.conf", fs);
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  auto ok = cfg->get("Definition", "o7");  // 512 KiB: within the bound
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ((*ok)->size(), size_t{4096} << 7);
+  auto big = cfg->get("Definition", "o9");  // 2 MiB
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().message, "/big.conf:11: o9: expansion exceeds " + std::to_string(kMaxExpansionBytes) +
+                                     " bytes (options referencing each other many times over?)");
+}
+
+// Many references to an empty option produce no text but take exponential
+// time; the bytes read are bounded too.
+TEST(Config, WideInterpolationOfEmptyOptionsIsBounded) {
+  MemFiles fs;
+  std::string text = "[Definition]\no0 =\n";
+  for (int i = 1; i <= 9; ++i) {
+    text += "o" + std::to_string(i) + " = ";
+    for (int k = 0; k < 100; ++k) text += "%(o" + std::to_string(i - 1) + ")s";
+    text += "\n";
+  }
+  fs.files["/wide.conf"] = text;
+  auto cfg = Config::load("/wide.conf", fs);
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(**cfg->get("Definition", "o2"), "");
+  auto wide = cfg->get("Definition", "o9");
+  ASSERT_FALSE(wide);
+  EXPECT_NE(wide.error().message.find("/wide.conf:11: o9: expansion reads more than"), std::string::npos)
+      << wide.error().message;
+}
+
+TEST(FilterDefinition, ExponentialTagSubstitutionIsBounded) {
+  MemFiles fs;
+  std::string text = "[Definition]\nfailregex = <t12> <HOST>\n[Init]\nt0 = " + std::string(1024, 'y') + "\n";
+  for (int i = 1; i <= 12; ++i)
+    text += "t" + std::to_string(i) + " = <t" + std::to_string(i - 1) + "><t" + std::to_string(i - 1) + ">\n";
+  fs.files["/tags.conf"] = text;
+  auto def = load_filter_definition("/tags.conf", {}, fs);
+  ASSERT_FALSE(def);
+  EXPECT_NE(def.error().message.find("expansion exceeds " + std::to_string(kMaxExpansionBytes) + " bytes"),
+            std::string::npos)
+      << def.error().message;
+}
+
+// Found by tests/fuzz/fuzz_config: x.local including x.conf, whose .local
+// comes along again, recursed until the stack overflowed.
+TEST(Config, IncludeCyclesThroughLocalFilesEnd) {
+  MemFiles fs;
+  fs.files["/c/x.conf"] = "[Definition]\na = 1\n";
+  fs.files["/c/x.local"] = "[INCLUDES]\nbefore = x.conf\n[Definition]\nb = 2\n";
+  auto cfg = Config::load("/c/x.conf", fs);
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(**cfg->get("Definition", "a"), "1");
+  EXPECT_EQ(**cfg->get("Definition", "b"), "2");
+  fs.files["/c/y.conf"] = "[INCLUDES]\nbefore = y.local\n[Definition]\nc = 3\n";
+  fs.files["/c/y.local"] = "[INCLUDES]\nafter = y.conf\n";
+  auto y = Config::load("/c/y.conf", fs);
+  ASSERT_TRUE(y) << y.error().message;
+  EXPECT_EQ(**y->get("Definition", "c"), "3");
+}
+
+TEST(Config, DeepIncludeChainIsAnError) {
+  MemFiles fs;
+  for (int i = 0; i < 40; ++i)
+    fs.files["/d/f" + std::to_string(i) + ".conf"] =
+        "[INCLUDES]\nbefore = f" + std::to_string(i + 1) + ".conf\n";
+  auto cfg = Config::load("/d/f0.conf", fs);
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.error().message.find("nested deeper than 16 files"), std::string::npos)
+      << cfg.error().message;
+}
+
 }  // namespace
 }  // namespace xdpban

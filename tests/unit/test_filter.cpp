@@ -1,3 +1,9 @@
+// GCC 12 at -O3 (Release) takes a FilterDefinition's empty std::optional<std::string>
+// prefregex, assigned and copied, for an uninitialised string (a false positive;
+// clang has no such warning and would reject the unknown name).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <gtest/gtest.h>
 
 #include <chrono>

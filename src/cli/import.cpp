@@ -155,7 +155,7 @@ int write_direct(Blocklist& bl, uint16_t jail_id, const std::vector<BlocklistEnt
     }
     if (auto st = bl.ban(BanInfo{e.cidr, expires, jail_id, XDPBAN_BAN_IMPORT}); st) {
       ++*count;
-    } else if (st.error().code == ENOSPC || st.error().code == E2BIG) {
+    } else if (BanSink::is_full(st.error())) {
       // Full: this one is not loaded; later ones may still fit (a host spills to the network trie).
       if (n.not_loaded++ == 0) n.not_loaded_reason = kTablesFull;
     } else {

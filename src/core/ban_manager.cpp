@@ -124,7 +124,7 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
   auto save = [&]() -> Status { return store_ ? store_->save_bans(changed) : Status{}; };
   // A full table: this entry is not loaded, the next ones may still fit.
   auto full = [&](const Error& e) {
-    if (e.code != ENOSPC && e.code != E2BIG) return false;
+    if (!BanSink::is_full(e)) return false;
     if (n.not_loaded++ == 0) n.not_loaded_reason = e.message;
     return true;
   };

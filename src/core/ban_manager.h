@@ -34,6 +34,10 @@ Status check_jail_name(const std::string& name);
 // Where bans are enforced (the BPF maps).
 class BanSink {
  public:
+  // A sink error that means "no room for this entry" (ENOSPC, or E2BIG as
+  // the kernel says for a full map): an import goes on with the next entry.
+  static bool is_full(const Error& e) { return e.code == ENOSPC || e.code == E2BIG; }
+
   virtual ~BanSink() = default;
   virtual Status insert(const BanRecord& ban) = 0;  // insert or update
   virtual Status erase(const Cidr& cidr) = 0;

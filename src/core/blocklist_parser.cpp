@@ -124,6 +124,14 @@ void BlocklistReader::line(std::string_view text) {
   out_.entries.push_back({*c, line_no});
 }
 
+// Adds a piece of a line cut by a chunk's end, keeping at most max_line_ + 1
+// bytes of the line (enough to tell it is too long) and counting all of it.
+void BlocklistReader::keep(std::string_view piece) {
+  if (partial_.size() <= max_line_)
+    partial_.append(piece.substr(0, std::min(piece.size(), max_line_ + 1 - partial_.size())));
+  partial_len_ += piece.size();
+}
+
 void BlocklistReader::feed(std::string_view chunk) {
   size_t pos = 0;
   while (pos < chunk.size()) {
@@ -131,10 +139,8 @@ void BlocklistReader::feed(std::string_view chunk) {
     size_t end = nl ? static_cast<size_t>(nl - chunk.data()) : chunk.size();
     std::string_view piece = chunk.substr(pos, end - pos);
     pos = end + 1;
-    if (!nl) {  // cut by the end of the chunk: keep at most max_line_ + 1 bytes of it
-      if (partial_.size() <= max_line_)
-        partial_.append(piece.substr(0, std::min(piece.size(), max_line_ + 1 - partial_.size())));
-      partial_len_ += piece.size();
+    if (!nl) {  // cut by the end of the chunk
+      keep(piece);
       break;
     }
     if (partial_len_ == 0) {  // the common case: a whole line inside the chunk, no copy
@@ -145,9 +151,7 @@ void BlocklistReader::feed(std::string_view chunk) {
       line(piece);
       continue;
     }
-    if (partial_.size() <= max_line_)
-      partial_.append(piece.substr(0, std::min(piece.size(), max_line_ + 1 - partial_.size())));
-    partial_len_ += piece.size();
+    keep(piece);
     line(partial_);
     partial_.clear();
   }

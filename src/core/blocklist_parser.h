@@ -79,6 +79,7 @@ class BlocklistReader {
 
  private:
   void line(std::string_view text);
+  void keep(std::string_view piece);
   ParsedBlocklist out_;
   size_t max_notes_;
   size_t max_line_;

@@ -14,15 +14,6 @@ bool is_arg_name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
 }
 
-std::vector<std::string> split_lines(const std::string& v) {
-  std::vector<std::string> out;
-  std::istringstream in(v);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
 // Finds the next "<tag>" (no blanks or angle brackets inside) at or after `from`.
 bool next_tag(const std::string& v, size_t from, size_t& start, size_t& end) {
   for (size_t i = v.find('<', from); i != std::string::npos; i = v.find('<', i + 1)) {
@@ -52,6 +43,15 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 }
 
 }  // namespace
+
+std::vector<std::string> split_lines(const std::string& v) {
+  std::vector<std::string> out;
+  std::istringstream in(v);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
 
 Result<FilterSpec> FilterSpec::parse(std::string_view text) {
   FilterSpec spec;

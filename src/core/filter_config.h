@@ -40,6 +40,9 @@ struct FilterDefinition {
   std::map<std::string, std::string> known;
 };
 
+// The non-empty lines of a multi-line option (failregex, ignoreregex, journalmatch).
+std::vector<std::string> split_lines(const std::string& v);
+
 // The filter file for `name`: itself when it is a path ("x/y.conf"), else
 // NAME.conf in the first directory of `dirs` that has it; nullopt if none.
 std::optional<std::string> find_filter_file(const std::string& name, const std::vector<std::string>& dirs,

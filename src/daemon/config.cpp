@@ -156,12 +156,13 @@ Result<std::vector<Cidr>> parse_cidrs(const std::string& v) {
 std::set<std::string> known_references(const std::string& text) {
   std::set<std::string> out;
   static const std::string kOpen = "%(known/";
-  for (size_t p = 0; p + kOpen.size() < text.size();) {
-    size_t at = to_lower(text.substr(p)).find(kOpen);
+  const std::string lower = to_lower(text);
+  for (size_t p = 0; p + kOpen.size() < lower.size();) {
+    size_t at = lower.find(kOpen, p);
     if (at == std::string::npos) break;
-    size_t start = p + at + kOpen.size(), close = text.find(")s", start);
+    size_t start = at + kOpen.size(), close = text.find(")s", start);
     if (close == std::string::npos) break;
-    out.insert(to_lower(text.substr(start, close - start)));
+    out.insert(lower.substr(start, close - start));
     p = close + 2;
   }
   return out;

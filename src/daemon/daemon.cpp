@@ -288,13 +288,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
 
 Daemon::~Daemon() = default;
 
-Status Daemon::watch(int fd, std::function<void()> on_readable, uint32_t events) {
+Status Daemon::watch(int fd, std::function<void()> on_ready, uint32_t events) {
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
     return make_error(errno, std::string("epoll_ctl: ") + std::strerror(errno));
-  watchers_[fd] = std::move(on_readable);
+  watchers_[fd] = std::move(on_ready);
   return {};
 }
 

@@ -127,7 +127,7 @@ class Daemon {
   std::vector<std::string> attached_;
   std::vector<BanListener> listeners_;
   Fd epoll_, timer_, signals_;
-  std::unordered_map<int, std::function<void()>> watchers_;  // fd -> on readable
+  std::unordered_map<int, std::function<void()>> watchers_;  // fd -> on ready
   std::mt19937_64 rng_{std::random_device{}()};
   uint64_t ticks_ = 0;
   bool stop_ = false;

@@ -33,40 +33,21 @@ Result<std::string> resolve_known(const std::string& jail, const std::string& op
   }
 }
 
-std::vector<std::string> regex_lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    if (nl > start) out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
 // One jail-level filter option in place of the filter's (fail2ban semantics:
 // the jail's value replaces the filter's; empty clears it).
 Status apply_override(const std::string& opt, const std::string& text, FilterDefinition& def) {
   if (opt == "failregex") {
-    def.failregex = regex_lines(text);
+    def.failregex = split_lines(text);
   } else if (opt == "ignoreregex") {
-    def.ignoreregex = regex_lines(text);
-  } else if (opt == "prefregex") {
+    def.ignoreregex = split_lines(text);
+  } else if (opt == "prefregex" || opt == "datepattern" || opt == "logtimezone") {
+    std::optional<std::string>& dest = opt == "prefregex"     ? def.prefregex
+                                       : opt == "datepattern" ? def.datepattern
+                                                              : def.logtimezone;
     if (trim(text).empty())
-      def.prefregex.reset();
+      dest.reset();
     else
-      def.prefregex = text;
-  } else if (opt == "datepattern") {
-    if (trim(text).empty())
-      def.datepattern.reset();
-    else
-      def.datepattern = text;
-  } else if (opt == "logtimezone") {
-    if (trim(text).empty())
-      def.logtimezone.reset();
-    else
-      def.logtimezone = trim(text);
+      dest = opt == "logtimezone" ? trim(text) : text;
   } else if (opt == "maxlines") {
     auto n = parse_int(text, 1, 1000);
     if (!n) return n.error();

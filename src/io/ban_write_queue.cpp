@@ -42,8 +42,7 @@ void BanWriteQueue::add_event(const EventRecord& e) {
 
 bool BanWriteQueue::settled() const {
   if (pending() > 0 || error_in_txn_) return false;
-  bool written = !written_.empty() || !written_history_.empty() || !written_events_.empty();
-  return !written || store_.in_transaction();
+  return !has_written() || store_.in_transaction();
 }
 
 void BanWriteQueue::failed(const Status& st) {
@@ -55,7 +54,7 @@ void BanWriteQueue::failed(const Status& st) {
 }
 
 void BanWriteQueue::committed(const Status& st) {
-  bool wrote = !written_.empty() || !written_history_.empty() || !written_events_.empty();
+  bool wrote = has_written();
   if (st) {
     written_.clear();
     written_history_.clear();

@@ -72,6 +72,9 @@ class BanWriteQueue : public BanStore {
 
  private:
   void committed(const Status& st);  // the store's outermost commit, or its failure
+  bool has_written() const {         // rows in the open transaction
+    return !written_.empty() || !written_history_.empty() || !written_events_.empty();
+  }
   void failed(const Status& st);
 
   StateStore& store_;

@@ -124,8 +124,10 @@ Status Daemon::start_ops() {
   started_at_ = unix_now();
   warn_missing_programs(cfg_);
   if (store_->upgraded_from() > 0 && store_->upgraded_from() < StateStore::kSchemaVersion)
-    spdlog::info("{}: upgraded from schema version {} to {} (event log for reports)", cfg_.daemon.database,
-                 store_->upgraded_from(), StateStore::kSchemaVersion);
+    spdlog::info(
+        "{}: upgraded from schema version {} to {} (2: event log for reports; 3: ban origin and fleet "
+        "outbox)",
+        cfg_.daemon.database, store_->upgraded_from(), StateStore::kSchemaVersion);
   Daemon* self = this;
   LoopHooks loop{[self](int fd, std::function<void()> fn) { return self->watch(fd, std::move(fn)); },
                  [self](int fd) { self->unwatch(fd); }};

@@ -71,7 +71,8 @@ nlohmann::json ban_json(const BanRecord& b, int64_t now) {
           {"permanent", b.expiry == 0},
           {"count", b.count},
           {"failures", b.failures},
-          {"flags", b.flags}};
+          {"flags", b.flags},
+          {"origin", b.origin}};
 }
 
 // Indexes of v's elements in cidr order (what Cidr's operator< gives), sorting
@@ -944,6 +945,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& json) {
               {"flood_events", s->flood_events},
               {"flood_lost", s->flood_lost}}}};
   }
+  if (req.cmd == Cmd::kFleetStatus) return {{"ok", true}, {"enabled", false}};  // the fleet glue answers
   // Cmd::kReload
   sd_notify(0, "RELOADING=1");
   auto st = reload();

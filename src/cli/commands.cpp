@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -522,11 +523,10 @@ Result<std::vector<ListRow>> rows_from_maps(const GlobalOptions& g, const std::s
 void add_list(CLI::App& app, GlobalOptions& g) {
   auto* cmd = app.add_subcommand(
       "list",
-      "List active bans: address, jail, since, remaining time, failures that led to it, flags (manual, "
-      "flood, "
-      "import, fleet) and origin (local, or the fleet node that published it). Since and failures come from "
-      "xdpband; with the daemon down the pinned maps are read: they show as -, and a fleet ban's origin as "
-      "'fleet'");
+      "List active bans: address, jail, since, remaining time, failures that led to it, flags "
+      "(manual, flood, import, fleet) and origin (local, or the fleet node that published it). Since and "
+      "failures come from xdpband; with the daemon down the pinned maps are read: they show as -, and a "
+      "fleet ban's origin as 'fleet'");
   static std::string jail, within;
   static bool json = false, expired = false;
   cmd->add_option("--jail", jail, "Only this jail's bans");
@@ -780,8 +780,7 @@ std::string millis(const nlohmann::json& v) {
   if (!v.is_number()) return "-";
   double ms = v.get<double>();
   char buf[48];
-  std::snprintf(buf, sizeof buf, ms == static_cast<double>(static_cast<int64_t>(ms)) ? "%.0f ms" : "%.1f ms",
-                ms);
+  std::snprintf(buf, sizeof buf, std::trunc(ms) == ms ? "%.0f ms" : "%.1f ms", ms);
   return buf;
 }
 

@@ -194,9 +194,10 @@ Status parse_fleet(const IniOptions& o, const std::string& path, const FileSourc
     const IniValue& val = option.second;
     auto bad = [&](const std::string& why) { return invalid(val.where + ": [fleet] " + key + ": " + why); };
     const std::string v = trim(val.text);
+    // A file option: empty means none; a file named must be readable now.
     auto readable = [&](std::string* out) -> Status {
-      if (v.empty()) return bad("no file given");
-      if (!files.read(v)) return bad("cannot read " + v);
+      if (!v.empty() && !files.read(v))
+        return bad("cannot read " + v + " (missing, or not readable by xdpband)");
       *out = v;
       return {};
     };

@@ -409,6 +409,9 @@ TEST(FleetConfig, EveryOption) {
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_EQ(t->fleet.timeout_ms, 60000);
   EXPECT_TRUE(t->fleet.publish.empty()) << "empty: publish nothing";
+  auto none = fleet_conf("[fleet]\ncreds =\ntls_ca =\ntls_cert =\ntls_key =\nuser =\npassword =\n");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->fleet.creds.empty() && none->fleet.tls_ca.empty()) << "empty file options mean none";
   EXPECT_TRUE(t->fleet.accepts("anything"));
   EXPECT_FALSE(t->fleet.enabled);
 }
@@ -433,7 +436,6 @@ TEST(FleetConfig, ErrorsNameFileLineAndOption) {
       {"replicas = 6\n", "[fleet] replicas: '6'"},
       {"creds = /nonexistent/user.creds\n",
        "/t/xdpban.conf:4: [fleet] creds: cannot read /nonexistent/user.creds"},
-      {"creds =\n", "/t/xdpban.conf:4: [fleet] creds: no file given"},
       {"tls_ca = /nope/ca.pem\n", "/t/xdpban.conf:4: [fleet] tls_ca: cannot read /nope/ca.pem"},
       {"tls_cert = /nope/c.pem\n", "/t/xdpban.conf:4: [fleet] tls_cert: cannot read /nope/c.pem"},
       {"tls_key = /nope/k.pem\n", "/t/xdpban.conf:4: [fleet] tls_key: cannot read /nope/k.pem"},

@@ -543,19 +543,28 @@ TEST_F(FleetLinkTest, SnapshotAndPutRates) {
   auto t0 = Clock::now();
   auto b = link(settings("edge-b"));
   Events eb;
-  size_t entries = 0;
+  size_t entries = 0;  // of the current watch
+  uint64_t watch = 0;
   bool done = false;
+  std::vector<std::string> errors;
   auto end = t0 + std::chrono::seconds(120);
   while (!done && Clock::now() < end) {
     pollfd p{b->event_fd(), POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
     for (auto& e : b->take()) {
-      if (e.kind == Event::kEntry) ++entries;
+      if (e.kind == Event::kEntry) {
+        if (e.watch != watch) entries = 0;
+        watch = e.watch;
+        ++entries;
+      }
       if (e.kind == Event::kSnapshotDone) done = true;
+      if (e.kind == Event::kError || e.kind == Event::kDisconnected) errors.push_back(e.text);
     }
   }
   double snap_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  ASSERT_TRUE(done);
+  for (const auto& e : errors) ADD_FAILURE() << e;
+  ASSERT_TRUE(done) << entries << " entries in watch " << watch << " after " << snap_s << " s";
+  EXPECT_EQ(watch, 1u);
   EXPECT_EQ(entries, static_cast<size_t>(n));
   std::printf(
       "fleet_link: filled %d keys in %.2f s; snapshot of %zu keys through a new link in %.2f s = %.0f "

@@ -14,7 +14,6 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
-#include <optional>
 #include <thread>
 
 #include "io/fd.h"
@@ -92,7 +91,7 @@ struct FleetLink::Impl {
   bool watching = false;  // the watcher thread uses kv
   bool read_all = false;  // the bucket keeps one value per key: watch from the stream's start
   std::atomic<bool> stopping{false};
-  std::atomic<uint64_t> resync{0};  // bumped on bind and reconnect: start a new watch
+  std::atomic<uint64_t> resync{0};  // bumped on every bind: start a new watch
 
   std::mutex nc_mu;  // nc for the destructor's natsConnection_Close
   natsConnection* nc = nullptr;

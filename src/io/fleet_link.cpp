@@ -365,6 +365,7 @@ void FleetLink::Impl::run_session(natsConnection* c) {
       if (r.done) {
         std::lock_guard lk(mu);
         ops.pop_front();
+        last_error.clear();  // a failed op before this one was transient
         push_locked(Event{.kind = Event::kDone, .seq = op.seq, .beaten = r.beaten});
         continue;
       }

@@ -61,6 +61,7 @@ struct FleetSettings {                       // [fleet] in xdpban.conf
 
   bool publishes(const std::string& jail) const;
   bool accepts(const std::string& jail) const;
+  bool operator==(const FleetSettings&) const = default;
 };
 
 }  // namespace xdpban

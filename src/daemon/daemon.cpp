@@ -309,26 +309,25 @@ void Daemon::unwatch(int fd) {
 void Daemon::announce(const BanEvent& e) {
   const BanRecord& b = e.ban;
   std::string extra = e.reason.empty() || e.kind == BanEvent::kUnban ? "" : " (" + e.reason + ")";
-  auto lvl = e.quiet ? spdlog::level::debug : spdlog::level::info;
   switch (e.kind) {
     case BanEvent::kBan: {
       std::string dur = b.expiry ? "for " + format_duration(b.expiry - b.start) : "permanently";
       if (b.count > 1)
-        spdlog::log(lvl, "[{}] Ban {} {} (banned {} times before){}", b.jail, b.cidr.str(), dur, b.count - 1,
-                    extra);
+        spdlog::info("[{}] Ban {} {} (banned {} times before){}", b.jail, b.cidr.str(), dur, b.count - 1,
+                     extra);
       else
-        spdlog::log(lvl, "[{}] Ban {} {}{}", b.jail, b.cidr.str(), dur, extra);
+        spdlog::info("[{}] Ban {} {}{}", b.jail, b.cidr.str(), dur, extra);
       break;
     }
     case BanEvent::kProlong:
-      spdlog::log(lvl, "[{}] Prolong ban of {} to {}{}", b.jail, b.cidr.str(),
-                  b.expiry ? format_duration(b.expiry - b.start) : "permanent", extra);
+      spdlog::info("[{}] Prolong ban of {} to {}{}", b.jail, b.cidr.str(),
+                   b.expiry ? format_duration(b.expiry - b.start) : "permanent", extra);
       break;
     case BanEvent::kUnban:
-      spdlog::log(lvl, "[{}] Unban {}{}", b.jail, b.cidr.str(),
-                  e.reason == "manual"  ? " (by request)"
-                  : e.reason == "fleet" ? " (ended by the fleet)"
-                                        : "");
+      spdlog::info("[{}] Unban {}{}", b.jail, b.cidr.str(),
+                   e.reason == "manual"  ? " (by request)"
+                   : e.reason == "fleet" ? " (ended by the fleet)"
+                                         : "");
       break;
   }
   for (const auto& l : listeners_) l(e);

@@ -61,7 +61,6 @@ struct BanEvent {
   BanRecord ban;       // as in force (kBan, kProlong) or as it was (kUnban)
   std::string reason;  // kBan: the admin's --reason; kUnban: "expired", "manual" or "fleet"
   bool fleet = false;  // made from the fleet's bucket (never published back)
-  bool quiet = false;  // one of many at once (a fleet snapshot): logged at debug level only
 };
 using BanListener = std::function<void(const BanEvent&)>;
 

@@ -13,7 +13,7 @@ namespace xdpban {
 namespace {
 
 constexpr size_t kLags = 1024;             // live entries whose lag the quantiles cover
-constexpr size_t kEventsPerRound = 16384;  // link events handled per loop round
+constexpr size_t kEventsPerRound = 65536;  // link events handled per loop round (about 100 ms)
 
 int64_t unix_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -220,11 +220,16 @@ void FleetSync::entry(const FleetLink::Event& e) {
     case BanManager::Outcome::kBanned:
     case BanManager::Outcome::kProlonged: {
       ++counters_.applied;
-      if (!snapshot_done_) ++snapshot_applied_;
+      // A snapshot is the bucket's whole set (a million bans for a new node):
+      // like an import, it is summed up in one line at its end, not
+      // announced ban by ban (no log line, event row or action each).
+      if (!snapshot_done_) {
+        ++snapshot_applied_;
+        break;
+      }
       BanEvent ev{o->kind == BanManager::Outcome::kBanned ? BanEvent::kBan : BanEvent::kProlong, o->ban,
                   "fleet: " + r->origin};
       ev.fleet = true;
-      ev.quiet = !snapshot_done_;
       announce_(ev);
       break;
     }

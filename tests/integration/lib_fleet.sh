@@ -163,14 +163,15 @@ fleet_servers() {
 
 # broker_stream K STREAM: the stream's state and config as JSON from K's monitoring port.
 broker_stream() {
-  inns "${FP}$1" curl -sf -m 2 "http://$(fleet_ip4 "$1"):8222/jsz?accounts=true&streams=true&config=true" |
-    python3 -c "
+  local js
+  js=$(inns "${FP}$1" curl -sf -m 2 "http://$(fleet_ip4 "$1"):8222/jsz?accounts=true&streams=true&config=true") || return 1
+  python3 -c "
 import json, sys
-d = json.load(sys.stdin)
+d = json.loads(sys.argv[2])
 for a in d.get('account_details', []):
     for s in a.get('stream_detail', []):
         if s['name'] == sys.argv[1]: print(json.dumps(s)); sys.exit(0)
-sys.exit(1)" "$2"
+sys.exit(1)" "$2" "$js"
 }
 
 # --- nodes ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <nats/nats.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -110,9 +111,18 @@ int fill(const std::string& server, const std::string& bucket, uint32_t count, u
   return g_errors ? 1 : 0;
 }
 
+double since_s(int64_t since_ns) {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec - since_ns) / 1e9;
+}
+
 // Scans the N hosts in fill order with a cursor: a found host moves it on, a
-// missing one is polled again after 1 ms. Prints seconds from since_ns
-// (CLOCK_REALTIME, e.g. `date +%s%N` before the node's exec) to the last found.
+// missing one is polled again after 1 ms. Every 100 ms a fixed sample of 4096
+// hosts spread over the N is counted, so that the progress does not depend on
+// the order the node applies them in. Prints seconds from since_ns
+// (CLOCK_REALTIME, e.g. `date +%s%N` before the node's exec) to the first sampled
+// host found, to half the sample, and to the last host found.
 int wait_maps(const std::string& pin_dir, uint32_t count, uint32_t base, int64_t since_ns, double timeout_s) {
   auto t0 = Clock::now();
   std::unique_ptr<Blocklist> bl;
@@ -125,28 +135,41 @@ int wait_maps(const std::string& pin_dir, uint32_t count, uint32_t base, int64_t
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  uint32_t i = 0;
-  double half_s = -1;
-  while (i < count) {
+  auto found = [&](uint32_t i) {
     auto f = bl->find(Cidr::host(*Address::parse(host(base, i))));
-    if (f.ok() && f->has_value()) {
-      if (++i == count / 2) {
-        timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        half_s = static_cast<double>(int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec - since_ns) / 1e9;
-      }
+    return f.ok() && f->has_value();
+  };
+  const uint32_t samples = std::min<uint32_t>(4096, count);
+  double first_s = -1, half_s = -1;
+  auto last_sample = Clock::now() - std::chrono::seconds(1);
+  auto sample = [&] {
+    if (half_s >= 0 || Clock::now() - last_sample < std::chrono::milliseconds(100)) return;
+    last_sample = Clock::now();
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < samples; ++k) n += found(static_cast<uint32_t>(uint64_t{k} * count / samples));
+    if (n > 0 && first_s < 0) first_s = since_s(since_ns);
+    if (n >= samples / 2) half_s = since_s(since_ns);
+  };
+  uint32_t i = 0;
+  while (i < count) {
+    if (found(i)) {
+      ++i;
       continue;
     }
     if (secs(Clock::now() - t0) > timeout_s) {
-      std::printf("{\"count\": %u, \"found\": %u, \"timeout_s\": %.1f}\n", count, i, timeout_s);
+      std::printf(
+          "{\"count\": %u, \"found\": %u, \"first_s\": %.3f, \"half_s\": %.3f, \"timeout_s\": %.1f}\n", count,
+          i, first_s, half_s, timeout_s);
       return 1;
     }
+    sample();
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  double all_s = static_cast<double>(int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec - since_ns) / 1e9;
-  std::printf("{\"count\": %u, \"found\": %u, \"half_s\": %.3f, \"all_s\": %.3f}\n", count, i, half_s, all_s);
+  double all_s = since_s(since_ns);
+  if (first_s < 0) first_s = all_s;
+  if (half_s < 0) half_s = all_s;
+  std::printf("{\"count\": %u, \"found\": %u, \"first_s\": %.3f, \"half_s\": %.3f, \"all_s\": %.3f}\n", count,
+              i, first_s, half_s, all_s);
   return 0;
 }
 

@@ -34,7 +34,7 @@ trap fleet_cleanup EXIT
 # q JSON FIELD: a number from the probe's answer.
 q() { json_get "$1" "d[\"$2\"]"; }
 results=()
-result() { results+=("$(printf '%-58s %-34s %-16s %s' "$1" "$2" "$3" "$4")"); }
+result() { results+=("$(printf '%-52s %-44s %-18s %s' "$1" "$2" "$3" "$4")"); }
 met() { python3 -c "import sys; print('yes' if $1 else 'NO')"; }
 
 echo "== fleet lab: nats-server $(nats-server --version | awk '{print $NF}') (JetStream, file store) and xdpband ($build) in namespaces on one bridge"
@@ -112,5 +112,5 @@ fi
 
 echo
 echo "== fleet results ($(date -u +%F), $(nproc) CPUs, build $build)"
-printf '%-58s %-34s %-16s %s\n' benchmark figure goal met
+printf '%-52s %-44s %-18s %s\n' benchmark figure goal met
 for l in "${results[@]}"; do echo "$l"; done

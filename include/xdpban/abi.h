@@ -55,6 +55,7 @@ enum xdpban_ban_flags {
 	XDPBAN_BAN_MANUAL = 1 << 0, /* xdpban ban, or written while the daemon was down */
 	XDPBAN_BAN_FLOOD = 1 << 1,  /* flood guard */
 	XDPBAN_BAN_IMPORT = 1 << 2, /* blocklist import */
+	XDPBAN_BAN_FLEET = 1 << 3,  /* applied from the fleet: another node published it */
 };
 
 /* Expiry times are CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,7 @@ std::string flags_str(uint8_t f) {
   if (f & XDPBAN_BAN_MANUAL) s += "manual,";
   if (f & XDPBAN_BAN_FLOOD) s += "flood,";
   if (f & XDPBAN_BAN_IMPORT) s += "import,";
+  if (f & XDPBAN_BAN_FLEET) s += "fleet,";
   if (!s.empty()) s.pop_back();
   return s.empty() ? "-" : s;
 }
@@ -470,6 +472,7 @@ void add_allow(CLI::App& app, GlobalOptions& g) {
 // from the maps (which know only what and until when).
 struct ListRow {
   std::string cidr, jail, flags;
+  std::string origin;  // "" = this node; else the fleet node ("fleet" when only the flag says so)
   std::optional<int64_t> remaining_s;  // nullopt: permanent
   std::optional<int64_t> since;        // unix seconds; daemon only
   std::optional<int> failures, count;  // daemon only
@@ -484,7 +487,8 @@ Result<std::vector<ListRow>> rows_from_daemon(const GlobalOptions& g, const std:
   if (!r) return r.error();
   std::vector<ListRow> out;
   for (const auto& b : (*r)["bans"]) {
-    ListRow row{b.value("cidr", ""), b.value("jail", ""), flags_str(b.value("flags", uint8_t{0}))};
+    ListRow row{b.value("cidr", ""), b.value("jail", ""), flags_str(b.value("flags", uint8_t{0})),
+                b.value("origin", "")};
     if (!b["remaining_s"].is_null()) row.remaining_s = b["remaining_s"].get<int64_t>();
     row.since = b.value("start", int64_t{0});
     row.failures = b.value("failures", 0);
@@ -508,7 +512,10 @@ Result<std::vector<ListRow>> rows_from_maps(const GlobalOptions& g, const std::s
     if (within && !within->contains(b.cidr)) continue;
     auto rem = remaining_s(b.expires_ns, now);
     if (rem && b.expires_ns <= now && !expired) continue;
-    out.push_back({b.cidr.str(), jname, flags_str(b.flags), rem, std::nullopt, std::nullopt, std::nullopt});
+    // The maps know only that a ban came from the fleet, not from which node.
+    std::string origin = (b.flags & XDPBAN_BAN_FLEET) ? "fleet" : "";
+    out.push_back(
+        {b.cidr.str(), jname, flags_str(b.flags), origin, rem, std::nullopt, std::nullopt, std::nullopt});
   }
   return out;
 }
@@ -516,16 +523,18 @@ Result<std::vector<ListRow>> rows_from_maps(const GlobalOptions& g, const std::s
 void add_list(CLI::App& app, GlobalOptions& g) {
   auto* cmd = app.add_subcommand(
       "list",
-      "List active bans: address, jail, since, remaining time, failures that led to it (since and failures "
-      "come from xdpband; with the daemon down the pinned maps are read and they show as -)");
+      "List active bans: address, jail, since, remaining time, failures that led to it, flags "
+      "(manual, flood, import, fleet) and origin (local, or the fleet node that published it). Since and "
+      "failures come from xdpband; with the daemon down the pinned maps are read: they show as -, and a "
+      "fleet ban's origin as 'fleet'");
   static std::string jail, within;
   static bool json = false, expired = false;
   cmd->add_option("--jail", jail, "Only this jail's bans");
   cmd->add_option("--cidr", within, "Only bans inside this network (e.g. 203.0.113.0/24)");
   cmd->add_flag(
       "--json", json,
-      "One JSON array of objects: cidr, jail, flags, permanent, remaining_s, since, failures, count "
-      "(null where unknown)");
+      "One JSON array of objects: cidr, jail, flags, origin (\"\" for this node), permanent, remaining_s, "
+      "since, failures, count (null where unknown)");
   cmd->add_flag("--expired", expired, "Also show expired entries not yet removed (read from the maps)");
   cmd->callback([&g] {
     std::optional<Cidr> filter;
@@ -546,13 +555,14 @@ void add_list(CLI::App& app, GlobalOptions& g) {
     auto or_null = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
     nlohmann::json out = nlohmann::json::array();
     if (!json)
-      std::printf("%-40s %-16s %-19s %-12s %-8s %s\n", "ADDRESS", "JAIL", "SINCE", "REMAINING", "FAILURES",
-                  "ORIGIN");
+      std::printf("%-40s %-16s %-19s %-12s %-8s %-14s %s\n", "ADDRESS", "JAIL", "SINCE", "REMAINING",
+                  "FAILURES", "FLAGS", "ORIGIN");
     for (const auto& r : *rows) {
       if (json) {
         out.push_back({{"cidr", r.cidr},
                        {"jail", r.jail},
                        {"flags", r.flags},
+                       {"origin", r.origin},
                        {"permanent", !r.remaining_s.has_value()},
                        {"remaining_s", or_null(r.remaining_s)},
                        {"since", or_null(r.since)},
@@ -560,10 +570,11 @@ void add_list(CLI::App& app, GlobalOptions& g) {
                        {"count", or_null(r.count)}});
         continue;
       }
-      std::printf("%-40s %-16s %-19s %-12s %-8s %s\n", r.cidr.c_str(), r.jail.c_str(),
+      std::printf("%-40s %-16s %-19s %-12s %-8s %-14s %s\n", r.cidr.c_str(), r.jail.c_str(),
                   r.since ? local_time_format(*r.since, "%Y-%m-%d %H:%M:%S").c_str() : "-",
                   r.remaining_s ? format_duration(*r.remaining_s).c_str() : "permanent",
-                  r.failures ? std::to_string(*r.failures).c_str() : "-", r.flags.c_str());
+                  r.failures ? std::to_string(*r.failures).c_str() : "-", r.flags.c_str(),
+                  r.origin.empty() ? "local" : r.origin.c_str());
     }
     if (json) std::printf("%s\n", out.dump().c_str());
   });
@@ -753,6 +764,87 @@ Result<BanGuard> load_guard(const Blocklist& bl) {
 
 // ---- status ----
 
+// The daemon's answer on its socket, or the clear error when it does not answer.
+Result<nlohmann::json> status_call(const GlobalOptions& g, const nlohmann::json& req) {
+  auto r = control_call(g.socket, req);
+  if (!r)
+    return r.error().code == EACCES
+               ? Error{EACCES, "permission denied on " + g.socket + ": run it with sudo"}
+               : Error{r.error().code, "xdpband is not running (no answer on " + g.socket +
+                                           "); start it: systemctl start xdpband"};
+  return r;
+}
+
+// "3 ms", "0.4 ms", or "-" while there is no measurement (null).
+std::string millis(const nlohmann::json& v) {
+  if (!v.is_number()) return "-";
+  double ms = v.get<double>();
+  char buf[48];
+  std::snprintf(buf, sizeof buf, std::trunc(ms) == ms ? "%.0f ms" : "%.1f ms", ms);
+  return buf;
+}
+
+// `xdpban fleet status`: the daemon's fleet_status answer, readably.
+void print_fleet_status(const nlohmann::json& r) {
+  auto str = [&](const char* k) {
+    auto it = r.find(k);
+    return it != r.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto num = [&](const char* k) {
+    auto it = r.find(k);
+    return it != r.end() && it->is_number() ? it->dump() : std::string("-");
+  };
+  bool connected = r.value("connected", false);
+  std::string server = str("server");
+  std::printf("node: %s\n", str("node").c_str());
+  std::printf("bucket: %s\n", str("bucket").c_str());
+  std::printf("server: %s (%s)\n", server.empty() ? "-" : server.c_str(),
+              connected ? "connected" : "not connected");
+  if (!str("last_error").empty()) std::printf("last error: %s\n", str("last_error").c_str());
+  std::printf("snapshot: %s\n", r.value("snapshot_done", false) ? "done" : "not yet read");
+  std::printf("outbox: %s\n", num("outbox").c_str());
+  const nlohmann::json lag = r.contains("lag_ms") ? r["lag_ms"] : nlohmann::json::object();
+  auto lag_of = [&](const char* k) { return millis(lag.is_object() && lag.contains(k) ? lag[k] : nullptr); };
+  std::printf("lag: last %s, p50 %s, p99 %s\n", lag_of("last").c_str(), lag_of("p50").c_str(),
+              lag_of("p99").c_str());
+  std::printf("published/received/applied/rejected: %s/%s/%s/%s\n", num("published").c_str(),
+              num("received").c_str(), num("applied").c_str(), num("rejected").c_str());
+}
+
+void add_fleet(CLI::App& app, GlobalOptions& g) {
+  auto* fleet = app.add_subcommand(
+      "fleet", "Bans shared with other nodes over NATS JetStream ([fleet] in xdpban.conf; needs xdpband)");
+  fleet->require_subcommand(1);
+  auto* cmd = fleet->add_subcommand(
+      "status",
+      "This node's fleet link: node name, bucket, the server it is connected to (or the last error), the "
+      "outbox of bans not yet published, the lag from another node's ban to its application here (last, "
+      "p50, p99), and counts of bans published, received, applied and rejected (by the guard or the accept "
+      "list). Needs a running xdpband");
+  static bool json = false;
+  cmd->add_flag("--json", json, "The daemon's answer as JSON");
+  cmd->callback([&g] {
+    auto r = status_call(g, {{"cmd", "fleet_status"}});
+    if (!r) {
+      g.exit_code = fail(r.error());
+      return;
+    }
+    if (!r->value("ok", false)) {
+      g.exit_code = fail(Error{EINVAL, "xdpband: " + r->value("error", std::string("fleet status failed"))});
+      return;
+    }
+    if (json) {
+      std::printf("%s\n", r->dump().c_str());
+      return;
+    }
+    if (!r->value("enabled", false)) {
+      std::printf("fleet: not configured ([fleet] enabled = false)\n");
+      return;
+    }
+    print_fleet_status(*r);
+  });
+}
+
 void add_status(CLI::App& app, GlobalOptions& g) {
   auto* cmd = app.add_subcommand("status", "The daemon's jails, like fail2ban-client status (needs xdpband)");
   static std::string jail;
@@ -760,12 +852,9 @@ void add_status(CLI::App& app, GlobalOptions& g) {
   cmd->add_option("JAIL", jail, "One jail in detail");
   cmd->add_flag("--json", json, "The daemon's answer as JSON");
   cmd->callback([&g] {
-    auto r = control_call(g.socket, {{"cmd", "status"}, {"jail", jail}});
+    auto r = status_call(g, {{"cmd", "status"}, {"jail", jail}});
     if (!r) {
-      g.exit_code = fail(r.error().code == EACCES
-                             ? Error{EACCES, "permission denied on " + g.socket + ": run it with sudo"}
-                             : Error{r.error().code, "xdpband is not running (no answer on " + g.socket +
-                                                         "); start it: systemctl start xdpband"});
+      g.exit_code = fail(r.error());
       return;
     }
     if (!r->value("ok", false)) {
@@ -822,6 +911,7 @@ void add_datapath_commands(CLI::App& app, GlobalOptions& g) {
   add_allow(app, g);
   add_list(app, g);
   add_status(app, g);
+  add_fleet(app, g);
   add_stats(app, g);
 }
 

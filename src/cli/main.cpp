@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     set_bpf_log_verbose(g.verbose);
     // Say what to do before libbpf fails with EPERM (and before bpffs gets a directory).
     for (const auto* sub : app.get_subcommands())
-      if (sub->get_name() != "test-filter" && sub->get_name() != "status")
+      if (sub->get_name() != "test-filter" && sub->get_name() != "status" && sub->get_name() != "fleet")
         if (auto why = missing_privileges(sub->get_name())) {
           std::fprintf(stderr, "xdpban: %s\n", why->c_str());
           throw CLI::RuntimeError(kExitFailed);

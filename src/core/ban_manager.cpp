@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/duration.h"
+#include "core/fleet.h"
 #include "xdpban/abi.h"
 
 namespace xdpban {
@@ -86,9 +87,15 @@ Result<BanManager::Outcome> BanManager::ban(const std::string& jail, const Cidr&
     // Prolong, never shorten: a permanent ban stays permanent.
     bool longer = cur.expiry != 0 && (rec.expiry == 0 || rec.expiry > cur.expiry);
     if (!longer) return Outcome{Outcome::kAlreadyBanned, cur, {}};
-    cur.expiry = rec.expiry;
+    if (!cur.origin.empty()) {
+      // Another node's ban, outlasted by this one: it is ours from now on.
+      rec.count = cur.count;
+      cur = rec;
+    } else {
+      cur.expiry = rec.expiry;
+      cur.failures += failures;
+    }
     index(cur);
-    cur.failures += failures;
     if (auto st = sink_.insert(cur); !st) return st.error();
     if (store_) {
       if (auto st = store_->save_ban(cur); !st) return st.error();
@@ -104,6 +111,46 @@ Result<BanManager::Outcome> BanManager::ban(const std::string& jail, const Cidr&
     if (auto st = store_->add_history(rec); !st) return st.error();
   }
   return Outcome{Outcome::kBanned, rec, {}};
+}
+
+Result<BanManager::Outcome> BanManager::apply_remote(const BanRecord& remote, int64_t now) {
+  BanRecord rec = remote;
+  rec.flags |= XDPBAN_BAN_FLEET;
+  rec.count = 1;
+  if (guard_) {
+    if (auto why = guard_(rec.jail, rec.cidr)) return Outcome{Outcome::kIgnored, rec, *why};
+  }
+  if (rec.expiry != 0 && rec.expiry <= now) return Outcome{Outcome::kIgnored, rec, "expired"};
+  auto it = active_.find(rec.cidr);
+  if (it == active_.end()) {
+    if (auto st = sink_.insert(rec); !st) return st.error();
+    active_[rec.cidr] = rec;
+    index(rec);
+    if (store_) {
+      if (auto st = store_->save_ban(rec); !st) return st.error();
+    }
+    return Outcome{Outcome::kBanned, rec, {}};
+  }
+  BanRecord& cur = it->second;
+  FleetRecord theirs{rec.cidr, rec.jail, rec.origin, rec.start, rec.expiry, rec.failures};
+  FleetRecord ours{cur.cidr, cur.jail, cur.origin, cur.start, cur.expiry, cur.failures};
+  if (!fleet_record_wins(theirs, ours)) return Outcome{Outcome::kAlreadyBanned, cur, {}};
+  const BanRecord before = cur;
+  if (cur.origin.empty()) {
+    cur.expiry = rec.expiry;  // still this node's ban, for longer
+  } else {
+    rec.count = cur.count;
+    cur = rec;
+  }
+  if (auto st = sink_.insert(cur); !st) {
+    cur = before;  // the maps still hold the ban as it was
+    return st.error();
+  }
+  index(cur);
+  if (store_) {
+    if (auto st = store_->save_ban(cur); !st) return st.error();
+  }
+  return Outcome{Outcome::kProlonged, cur, {}};
 }
 
 Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, const std::vector<Cidr>& cidrs,

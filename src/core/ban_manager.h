@@ -2,7 +2,8 @@
 // fail2ban's increment for repeat offenders), prolonging instead of duplicating,
 // the allow-list guard, and expiry. Writes through BanSink (the BPF maps) and
 // BanStore (SQLite); sees time only as arguments. Does not count failures
-// (FailureTracker) or know where a ban came from beyond its jail.
+// (FailureTracker) or know where a ban came from beyond its jail and, for a
+// ban another node of the fleet published, that node's name.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@ struct BanRecord {
   int count = 1;       // bans of this address so far, this one included
   uint8_t flags = 0;   // XDPBAN_BAN_*
   int failures = 0;    // failures that led to it (0 for manual bans)
+  std::string origin;  // "" = this node; else the fleet node that published it (flags has XDPBAN_BAN_FLEET)
 };
 
 // Jail names travel in the maps (XDPBAN_JAIL_NAME_LEN): 1-31 characters,
@@ -92,7 +94,9 @@ class BanManager {
     std::string reason;  // kIgnored: why
   };
   // `duration` overrides the jail's policy (manual bans); -1 = permanent.
-  // `force` skips the guard (an admin's explicit --force).
+  // `force` skips the guard (an admin's explicit --force). A ban that outlasts
+  // an active fleet ban (origin set) of the cidr takes it over: it becomes this
+  // node's ban of `jail` (origin "", `flags`), which this node publishes.
   Result<Outcome> ban(const std::string& jail, const Cidr& cidr, int64_t now, int failures, uint8_t flags = 0,
                       std::optional<int64_t> duration = std::nullopt, double rnd01 = 0, bool force = false);
   // A blocklist loaded into `jail` (xdpban import): `cidrs` sorted in Cidr
@@ -113,6 +117,17 @@ class BanManager {
   };
   Result<ImportCounts> import(const std::string& jail, const std::vector<Cidr>& cidrs, int64_t now,
                               int64_t expiry, uint8_t flags, bool replace, std::vector<BanRecord>* removed);
+  // A ban another node published (remote.origin set; remote.flags gets
+  // XDPBAN_BAN_FLEET added). The guard applies (kIgnored with its reason); an
+  // expired one (expiry != 0 && expiry <= now) is kIgnored "expired". No active
+  // ban: kBanned with remote's jail/start/expiry/failures/origin, count 1 and
+  // no history increment (not a repeat offence here). Active ban: if
+  // fleet_record_wins(remote, active) -> kProlonged with remote's expiry; a
+  // local ban (origin "") stays local (keeps its jail, origin, flags, start
+  // and failures), a remote one becomes remote's record (jail, origin, start,
+  // failures, flags); else kAlreadyBanned. Writes through sink and store as
+  // ban() does.
+  Result<Outcome> apply_remote(const BanRecord& remote, int64_t now);
   // The ban removed, if there was one for exactly this cidr.
   Result<std::optional<BanRecord>> unban(const Cidr& cidr);
   // Removes every ban whose expiry has come; returns them.

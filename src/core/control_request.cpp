@@ -14,7 +14,7 @@ namespace {
 using Json = nlohmann::json;
 using Cmd = ControlRequest::Cmd;
 
-constexpr std::array<std::pair<std::string_view, Cmd>, 10> kCommands{{
+constexpr std::array<std::pair<std::string_view, Cmd>, 11> kCommands{{
     {"ping", Cmd::kPing},
     {"ban", Cmd::kBan},
     {"unban", Cmd::kUnban},
@@ -25,6 +25,7 @@ constexpr std::array<std::pair<std::string_view, Cmd>, 10> kCommands{{
     {"status", Cmd::kStatus},
     {"stats", Cmd::kStats},
     {"reload", Cmd::kReload},
+    {"fleet_status", Cmd::kFleetStatus},
 }};
 
 Error bad_field(const char* field, const std::string& why) {

@@ -16,7 +16,19 @@
 namespace xdpban {
 
 struct ControlRequest {
-  enum class Cmd { kPing, kBan, kUnban, kImport, kAllowAdd, kAllowDel, kList, kStatus, kStats, kReload };
+  enum class Cmd {
+    kPing,
+    kBan,
+    kUnban,
+    kImport,
+    kAllowAdd,
+    kAllowDel,
+    kList,
+    kStatus,
+    kStats,
+    kReload,
+    kFleetStatus
+  };
   Cmd cmd = Cmd::kPing;
   std::vector<Cidr> cidrs;          // ban, unban, allow_add, allow_del
   std::string jail;                 // empty when not given (or given empty)

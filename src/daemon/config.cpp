@@ -3,10 +3,13 @@
 #include <dirent.h>
 #include <glob.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -168,6 +171,122 @@ std::set<std::string> known_references(const std::string& text) {
   return out;
 }
 
+// A list of jail names for [fleet] publish/accept: "*" (all), "none" or
+// nothing (none), or names separated by spaces or commas.
+Result<std::vector<std::string>> parse_jail_list(const std::string& v) {
+  std::string t = v;
+  std::replace(t.begin(), t.end(), ',', ' ');
+  std::vector<std::string> out = words(t);
+  if (out.size() == 1 && to_lower(out[0]) == "none") return std::vector<std::string>{};
+  for (const auto& w : out)
+    if (w != "*")
+      if (auto st = check_jail_name(w); !st) return st.error();
+  return out;
+}
+
+// [fleet] of xdpban.conf into *f; `files` tells whether the creds and TLS
+// files can be read. Errors name file:line and the option.
+Status parse_fleet(const IniOptions& o, const std::string& path, const FileSource& files, FleetSettings* f) {
+  const IniValue* enabled_at = nullptr;
+  bool node_given = false;
+  for (const auto& option : o) {
+    const std::string& key = option.first;
+    const IniValue& val = option.second;
+    auto bad = [&](const std::string& why) { return invalid(val.where + ": [fleet] " + key + ": " + why); };
+    const std::string v = trim(val.text);
+    // A file option: empty means none; a file named must be readable now.
+    auto readable = [&](std::string* out) -> Status {
+      if (!v.empty() && !files.read(v))
+        return bad("cannot read " + v + " (missing, or not readable by xdpband)");
+      *out = v;
+      return {};
+    };
+    if (key == "enabled") {
+      auto b = parse_bool(v);
+      if (!b) return bad(b.error().message);
+      f->enabled = *b;
+      enabled_at = &val;
+    } else if (key == "servers") {
+      std::string t = v;
+      std::replace(t.begin(), t.end(), ',', ' ');
+      f->servers = words(t);
+      for (const auto& url : f->servers) {
+        auto scheme = url.find("://");
+        std::string name = scheme == std::string::npos ? "" : to_lower(url.substr(0, scheme));
+        if ((name != "nats" && name != "tls") || scheme + 3 >= url.size())
+          return bad("'" + url + "' is not a NATS server URL (nats://host:4222 or tls://host:4222)");
+      }
+    } else if (key == "node") {
+      if (auto st = check_node_name(v); !st) return bad(st.error().message);
+      f->node = v;
+      node_given = true;
+    } else if (key == "bucket") {
+      bool ok = !v.empty() && v.size() <= 64;
+      for (char ch : v) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+      if (!ok) return bad("'" + v + "' is not a bucket name (1-64 characters: letters, digits, - _)");
+      f->bucket = v;
+    } else if (key == "replicas") {
+      auto n = parse_int(v, 1, 5);
+      if (!n) return bad(n.error().message);
+      f->replicas = static_cast<int>(*n);
+    } else if (key == "creds") {
+      if (auto st = readable(&f->creds); !st) return st;
+    } else if (key == "user") {
+      f->user = v;
+    } else if (key == "password") {
+      f->password = v;
+    } else if (key == "token") {
+      f->token = v;
+    } else if (key == "tls_ca") {
+      if (auto st = readable(&f->tls_ca); !st) return st;
+    } else if (key == "tls_cert") {
+      if (auto st = readable(&f->tls_cert); !st) return st;
+    } else if (key == "tls_key") {
+      if (auto st = readable(&f->tls_key); !st) return st;
+    } else if (key == "publish" || key == "accept") {
+      auto l = parse_jail_list(v);
+      if (!l) return bad(l.error().message + " (a list of jails, * for all, or none)");
+      (key == "publish" ? f->publish : f->accept) = *l;
+    } else if (key == "timeout") {
+      int64_t ms = 0;
+      if (v.size() > 2 && to_lower(v).ends_with("ms")) {
+        auto n = parse_int(v.substr(0, v.size() - 2), 0, INT32_MAX);
+        if (!n) return bad("'" + v + "' is not a duration (500ms, 2s, 1m)");
+        ms = *n;
+      } else {
+        auto d = parse_duration(v);
+        if (!d) return bad(d.error().message);
+        ms = *d * 1000;
+      }
+      if (ms < 100 || ms > 60000) return bad("'" + v + "' must be from 100ms to 60s");
+      f->timeout_ms = ms;
+    } else {
+      return invalid(val.where + ": [fleet] unknown option '" + key + "'");
+    }
+  }
+  auto where = [&](const char* key) {
+    auto it = o.find(key);
+    return it != o.end() ? it->second.where : path;
+  };
+  if (f->tls_cert.empty() != f->tls_key.empty())
+    return invalid(where(f->tls_cert.empty() ? "tls_key" : "tls_cert") +
+                   ": [fleet] tls_cert and tls_key go together (the client certificate and its key)");
+  if (!f->password.empty() && f->user.empty())
+    return invalid(where("password") + ": [fleet] password needs user");
+  if (f->enabled && f->servers.empty())
+    return invalid((enabled_at ? enabled_at->where : path) +
+                   ": [fleet] enabled = true needs servers (e.g. servers = nats://10.0.0.1:4222)");
+  if (!node_given) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) f->node = host;
+    if (f->enabled)
+      if (auto st = check_node_name(f->node); !st)
+        return invalid((enabled_at ? enabled_at->where : path) + ": [fleet] node: the host name " +
+                       st.error().message + "; set node =");
+  }
+  return {};
+}
+
 std::vector<std::string> sorted_dir(const std::string& dir, const std::string& ext) {
   std::vector<std::string> out;
   if (DIR* d = opendir(dir.c_str())) {
@@ -203,7 +322,12 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path, const FileSourc
   auto ini = IniFile::parse(*text, path);
   if (!ini) return ini.error();
   for (const auto& [name, opts] : ini->sections)
-    if (name != "xdpban") return invalid(path + ": unknown section [" + name + "] (options go in [xdpban])");
+    if (name != "xdpban" && name != "fleet")
+      return invalid(path + ": unknown section [" + name + "] (options go in [xdpban], or [fleet])");
+  if (auto st =
+          parse_fleet(ini->section("fleet") ? *ini->section("fleet") : IniOptions{}, path, files, &c.fleet);
+      !st)
+    return st.error();
   const IniOptions* o = ini->section("xdpban");
   if (!o) return c;
   for (const auto& option : *o) {

@@ -15,6 +15,7 @@
 #include "core/cidr.h"
 #include "core/command_template.h"
 #include "core/filter_config.h"
+#include "core/fleet.h"
 #include "core/ini.h"
 #include "core/result.h"
 
@@ -53,6 +54,10 @@ struct DaemonConfig {
   bool detach_on_exit = false;
   std::vector<Cidr> allow;  // always-allowed networks, written to the allow maps
   OpsConfig ops;
+  // [fleet]: sharing bans with other nodes over NATS JetStream. node defaults
+  // to the host name (gethostname, at load); the creds and TLS files must be
+  // readable at load.
+  FleetSettings fleet;
 
   static Result<DaemonConfig> load(const std::string& path, const FileSource& files);
 };

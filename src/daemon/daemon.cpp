@@ -22,6 +22,7 @@
 #include "core/control_request.h"
 #include "core/duration.h"
 #include "daemon/actions.h"
+#include "daemon/fleet.h"
 #include "daemon/metrics.h"
 #include "daemon/reports.h"
 #include "io/http_endpoint.h"
@@ -71,7 +72,8 @@ nlohmann::json ban_json(const BanRecord& b, int64_t now) {
           {"permanent", b.expiry == 0},
           {"count", b.count},
           {"failures", b.failures},
-          {"flags", b.flags}};
+          {"flags", b.flags},
+          {"origin", b.origin}};
 }
 
 // Indexes of v's elements in cidr order (what Cidr's operator< gives), sorting
@@ -283,6 +285,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonFlags& flags, LoadedCo
            {d->control_->listen_fd(), on_client}})
     if (auto st = d->watch(fd, fn); !st) return st.error();
   if (auto st = d->start_ops(); !st) return st.error();
+  d->start_fleet();
   return d;
 }
 
@@ -306,22 +309,26 @@ void Daemon::unwatch(int fd) {
 void Daemon::announce(const BanEvent& e) {
   const BanRecord& b = e.ban;
   std::string extra = e.reason.empty() || e.kind == BanEvent::kUnban ? "" : " (" + e.reason + ")";
+  auto lvl = e.quiet ? spdlog::level::debug : spdlog::level::info;
   switch (e.kind) {
     case BanEvent::kBan: {
       std::string dur = b.expiry ? "for " + format_duration(b.expiry - b.start) : "permanently";
       if (b.count > 1)
-        spdlog::info("[{}] Ban {} {} (banned {} times before){}", b.jail, b.cidr.str(), dur, b.count - 1,
-                     extra);
+        spdlog::log(lvl, "[{}] Ban {} {} (banned {} times before){}", b.jail, b.cidr.str(), dur, b.count - 1,
+                    extra);
       else
-        spdlog::info("[{}] Ban {} {}{}", b.jail, b.cidr.str(), dur, extra);
+        spdlog::log(lvl, "[{}] Ban {} {}{}", b.jail, b.cidr.str(), dur, extra);
       break;
     }
     case BanEvent::kProlong:
-      spdlog::info("[{}] Prolong ban of {} to {}{}", b.jail, b.cidr.str(),
-                   b.expiry ? format_duration(b.expiry - b.start) : "permanent", extra);
+      spdlog::log(lvl, "[{}] Prolong ban of {} to {}{}", b.jail, b.cidr.str(),
+                  b.expiry ? format_duration(b.expiry - b.start) : "permanent", extra);
       break;
     case BanEvent::kUnban:
-      spdlog::info("[{}] Unban {}{}", b.jail, b.cidr.str(), e.reason == "manual" ? " (by request)" : "");
+      spdlog::log(lvl, "[{}] Unban {}{}", b.jail, b.cidr.str(),
+                  e.reason == "manual"  ? " (by request)"
+                  : e.reason == "fleet" ? " (ended by the fleet)"
+                                        : "");
       break;
   }
   for (const auto& l : listeners_) l(e);
@@ -400,6 +407,9 @@ Status Daemon::reconcile() {
       return;
     }
     r.flags |= XDPBAN_BAN_MANUAL;
+    // A fleet ban the store lost: which node sent it is not in the maps. The
+    // fleet's next snapshot keeps it or ends it.
+    if (r.flags & XDPBAN_BAN_FLEET) r.origin = "fleet";
     (void)store_->save_ban(r);
     active.push_back(std::move(r));
     ++adopted;
@@ -692,6 +702,8 @@ Status Daemon::reload() {
   if (fresh->daemon.pin_dir != cfg_.daemon.pin_dir || fresh->daemon.database != cfg_.daemon.database ||
       fresh->daemon.socket != cfg_.daemon.socket)
     spdlog::warn("pin_dir, database and socket changes take effect at the next start");
+  if (fresh->daemon.fleet != cfg_.daemon.fleet) spdlog::warn("[fleet] changes take effect at the next start");
+  fresh->daemon.fleet = cfg_.daemon.fleet;
   fresh->daemon.pin_dir = cfg_.daemon.pin_dir;
   fresh->daemon.database = cfg_.daemon.database;
   fresh->daemon.socket = cfg_.daemon.socket;
@@ -927,6 +939,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& json) {
             {"disabled", cfg_.disabled},
             {"bans", bans_->active().size()}};
   }
+  if (req.cmd == Cmd::kFleetStatus) return fleet_status();
   if (req.cmd == Cmd::kStats) {
     auto s = blocklist_->stats();
     if (!s) return error_json(s.error().message);

@@ -36,6 +36,7 @@ class CommandRunner;
 class Actions;
 class Reporter;
 class HttpEndpoint;
+class FleetSync;
 struct MetricsCounters;
 
 struct DaemonFlags {
@@ -58,7 +59,9 @@ Result<LoadedConfig> load_config(const std::string& path);
 struct BanEvent {
   enum Kind { kBan, kProlong, kUnban } kind = kBan;
   BanRecord ban;       // as in force (kBan, kProlong) or as it was (kUnban)
-  std::string reason;  // kBan: the admin's --reason; kUnban: "expired" or "manual"
+  std::string reason;  // kBan: the admin's --reason; kUnban: "expired", "manual" or "fleet"
+  bool fleet = false;  // made from the fleet's bucket (never published back)
+  bool quiet = false;  // one of many at once (a fleet snapshot): logged at debug level only
 };
 using BanListener = std::function<void(const BanEvent&)>;
 
@@ -109,6 +112,9 @@ class Daemon {
   void reload_ops();
   void start_metrics();
   std::string metrics_text();
+  // [fleet]: sharing bans with other nodes (fleet.cpp does the work).
+  void start_fleet();
+  nlohmann::json fleet_status();
 
   DaemonFlags flags_;
   LoadedConfig cfg_;
@@ -141,6 +147,7 @@ class Daemon {
   std::unique_ptr<Reporter> reporter_;
   std::unique_ptr<MetricsCounters> metrics_counters_;
   std::unique_ptr<HttpEndpoint> metrics_http_;
+  std::unique_ptr<FleetSync> fleet_;  // null without [fleet]
 };
 
 }  // namespace xdpban

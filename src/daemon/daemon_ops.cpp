@@ -9,6 +9,7 @@
 
 #include "daemon/actions.h"
 #include "daemon/daemon.h"
+#include "daemon/fleet.h"
 #include "daemon/metrics.h"
 #include "daemon/reports.h"
 #include "io/command_runner.h"
@@ -124,8 +125,10 @@ Status Daemon::start_ops() {
   started_at_ = unix_now();
   warn_missing_programs(cfg_);
   if (store_->upgraded_from() > 0 && store_->upgraded_from() < StateStore::kSchemaVersion)
-    spdlog::info("{}: upgraded from schema version {} to {} (event log for reports)", cfg_.daemon.database,
-                 store_->upgraded_from(), StateStore::kSchemaVersion);
+    spdlog::info(
+        "{}: upgraded from schema version {} to {} (2: event log for reports; 3: ban origin and fleet "
+        "outbox)",
+        cfg_.daemon.database, store_->upgraded_from(), StateStore::kSchemaVersion);
   Daemon* self = this;
   LoopHooks loop{[self](int fd, std::function<void()> fn) { return self->watch(fd, std::move(fn)); },
                  [self](int fd) { self->unwatch(fd); }};
@@ -238,7 +241,50 @@ std::string Daemon::metrics_text() {
   s.commands_running = runner_->running();
   s.commands_queued = runner_->queued();
   s.reloads = reloads_;
+  if (fleet_) {
+    const auto& c = fleet_->counters();
+    s.fleet = MetricsSnapshot::Fleet{c.published,
+                                     c.received,
+                                     c.applied,
+                                     c.rejected,
+                                     fleet_->outbox(),
+                                     fleet_->connected(),
+                                     fleet_->lag_quantile(0.5),
+                                     fleet_->lag_quantile(0.99)};
+  }
   return render_metrics(s);
+}
+
+// Without a broker, or with a bad one, bans here go on: the fleet's trouble is
+// logged (and shown by `xdpban fleet status`), never fatal.
+void Daemon::start_fleet() {
+  FleetSettings s = cfg_.daemon.fleet;
+  if (!s.enabled) return;
+  if (s.node.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    s.node = host;
+  }
+  Daemon* self = this;
+  auto f = FleetSync::start(s, *bans_, *writes_, *store_, [self](const BanEvent& e) { self->announce(e); });
+  if (!f) {
+    spdlog::error("fleet: {}; running without the fleet, bans here go on", f.error().message);
+    return;
+  }
+  fleet_ = std::move(*f);
+  listeners_.push_back([self](const BanEvent& e) { self->fleet_->on_event(e); });
+  if (auto st = watch(fleet_->fd(), [self] { self->fleet_->on_ready(); }); !st) {
+    spdlog::error("fleet: {}; running without the fleet", st.error().message);
+    listeners_.pop_back();
+    fleet_.reset();
+  }
+}
+
+nlohmann::json Daemon::fleet_status() {
+  if (!fleet_) return {{"ok", true}, {"enabled", false}};
+  nlohmann::json j = fleet_->status_json();
+  j["ok"] = true;
+  return j;
 }
 
 }  // namespace xdpban

@@ -51,7 +51,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
           s.counters ? &s.counters->prolongs : nullptr);
   w.family("xdpban_unbans_total", T::kCounter, "Bans ended since xdpband started, by jail and reason.");
   for (const auto& j : s.jails)
-    for (const char* reason : {"expired", "manual"}) {
+    for (const char* reason : {"expired", "manual", "fleet"}) {
       uint64_t v = 0;
       if (s.counters)
         if (auto it = s.counters->unbans.find({j.name, reason}); it != s.counters->unbans.end())
@@ -128,6 +128,30 @@ std::string render_metrics(const MetricsSnapshot& s) {
   w.sample(static_cast<uint64_t>(s.commands_running));
   w.family("xdpban_commands_queued", T::kGauge, "Commands waiting for a free slot (command_max_running).");
   w.sample(static_cast<uint64_t>(s.commands_queued));
+  if (s.fleet) {
+    const auto& f = *s.fleet;
+    w.family("xdpban_fleet_published_total", T::kCounter,
+             "Ban changes of this node the fleet's bucket took (bans and unbans).");
+    w.sample(f.published);
+    w.family("xdpban_fleet_received_total", T::kCounter,
+             "Bans and unbans of other nodes seen in the bucket.");
+    w.sample(f.received);
+    w.family("xdpban_fleet_applied_total", T::kCounter,
+             "Bans and unbans of other nodes that changed a ban here.");
+    w.sample(f.applied);
+    w.family("xdpban_fleet_rejected_total", T::kCounter,
+             "Entries of other nodes refused here: the local guard (ignoreip, ignoreself, allow), a jail not "
+             "accepted, or an invalid entry.");
+    w.sample(f.rejected);
+    w.family("xdpban_fleet_outbox", T::kGauge, "Ban changes of this node waiting for the broker.");
+    w.sample(f.outbox);
+    w.family("xdpban_fleet_connected", T::kGauge, "1 while connected to a broker of the fleet.");
+    w.sample(uint64_t{f.connected});
+    w.family("xdpban_fleet_lag_seconds", T::kGauge,
+             "Time from another node's ban reaching the broker to its arrival here, over the last 1024.");
+    w.sample({{"quantile", "0.5"}}, f.lag_p50_s);
+    w.sample({{"quantile", "0.99"}}, f.lag_p99_s);
+  }
   return w.text();
 }
 

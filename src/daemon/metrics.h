@@ -42,6 +42,13 @@ struct MetricsSnapshot {
   CommandRunner::Counters commands;
   size_t commands_running = 0, commands_queued = 0;
   uint64_t reloads = 0;
+  struct Fleet {
+    uint64_t published = 0, received = 0, applied = 0, rejected = 0;
+    uint64_t outbox = 0;
+    bool connected = false;
+    double lag_p50_s = 0, lag_p99_s = 0;  // live entries, from their put on the broker to here
+  };
+  std::optional<Fleet> fleet;  // [fleet] enabled
 };
 
 std::string render_metrics(const MetricsSnapshot& s);

@@ -40,6 +40,12 @@ void BanWriteQueue::add_event(const EventRecord& e) {
   events_.push_back(e);
 }
 
+void BanWriteQueue::save_outbox(const OutboxRow& row) { outbox_.push_back(OutboxChange{false, row}); }
+
+void BanWriteQueue::remove_outbox(const std::string& key, uint64_t seq) {
+  outbox_.push_back(OutboxChange{true, OutboxRow{key, seq, 0, {}}});
+}
+
 bool BanWriteQueue::settled() const {
   if (pending() > 0 || error_in_txn_) return false;
   return !has_written() || store_.in_transaction();
@@ -59,6 +65,7 @@ void BanWriteQueue::committed(const Status& st) {
     written_.clear();
     written_history_.clear();
     written_events_.clear();
+    written_outbox_.clear();
     bool recovered = failing_ && !error_in_txn_ && (wrote || pending() == 0);
     error_in_txn_ = false;
     if (recovered) {
@@ -71,9 +78,11 @@ void BanWriteQueue::committed(const Status& st) {
   incoming_.insert(incoming_.end(), written_.begin(), written_.end());
   history_.insert(history_.begin(), written_history_.begin(), written_history_.end());
   events_.insert(events_.begin(), written_events_.begin(), written_events_.end());
+  outbox_.insert(outbox_.begin(), written_outbox_.begin(), written_outbox_.end());
   written_.clear();
   written_history_.clear();
   written_events_.clear();
+  written_outbox_.clear();
   failed(st);
   error_in_txn_ = false;
 }
@@ -101,6 +110,15 @@ Status BanWriteQueue::flush(size_t max_rows) {
       if (st = store_.add_event(events_[e]); !st) break;
     written_events_.insert(written_events_.end(), events_.begin(), events_.begin() + e);
     events_.erase(events_.begin(), events_.begin() + e);
+    if (!st) return st;
+    size_t o = 0;
+    for (; o < outbox_.size(); ++o) {
+      const OutboxChange& ch = outbox_[o];
+      if (st = ch.remove ? store_.remove_outbox(ch.row.key, ch.row.seq) : store_.save_outbox(ch.row); !st)
+        break;
+    }
+    written_outbox_.insert(written_outbox_.end(), outbox_.begin(), outbox_.begin() + o);
+    outbox_.erase(outbox_.begin(), outbox_.begin() + o);
     if (!st) return st;
 
     if (next_ == batch_.size()) {

@@ -1,7 +1,8 @@
 // ban_write_queue.h - write-behind for the SQLite store: the BanStore that
 // BanManager writes to, and the event log's writer. A ban change only marks its
 // cidr; flush() writes the ban as it is then (or deletes its row), the queued
-// history increments and events, in bounded transactions from the event loop.
+// history increments, events and fleet outbox changes (in the order they were
+// queued), in bounded transactions from the event loop.
 // A single ban reaches SQLite in the same loop round; a 1M-entry import is
 // enforced in the maps at once and stored over the next rounds.
 // Nothing is dropped when the store fails (a full disk): what a failed
@@ -42,14 +43,19 @@ class BanWriteQueue : public BanStore {
   Status remove_ban(const Cidr& cidr) override;
   Status add_history(const BanRecord& ban) override;
   void add_event(const EventRecord& e);
+  // The fleet outbox (StateStore::save_outbox / remove_outbox), queued like
+  // the other rows and written in this order.
+  void save_outbox(const OutboxRow& row);
+  void remove_outbox(const std::string& key, uint64_t seq);
 
-  // Rows marked and not written yet (ban cidrs, history increments, events).
+  // Rows marked and not written yet (ban cidrs, history increments, events, outbox changes).
   size_t pending() const {
-    return incoming_.size() + (batch_.size() - next_) + history_.size() + events_.size();
+    return incoming_.size() + (batch_.size() - next_) + history_.size() + events_.size() + outbox_.size();
   }
   // Rows not committed yet: pending, and written in a transaction still open.
   size_t unsaved() const {
-    return pending() + written_.size() + written_history_.size() + written_events_.size();
+    return pending() + written_.size() + written_history_.size() + written_events_.size() +
+           written_outbox_.size();
   }
   // True when every change queued so far is committed, or written in the
   // store's open and intact transaction: what is saved now (log positions)
@@ -73,7 +79,8 @@ class BanWriteQueue : public BanStore {
  private:
   void committed(const Status& st);  // the store's outermost commit, or its failure
   bool has_written() const {         // rows in the open transaction
-    return !written_.empty() || !written_history_.empty() || !written_events_.empty();
+    return !written_.empty() || !written_history_.empty() || !written_events_.empty() ||
+           !written_outbox_.empty();
   }
   void failed(const Status& st);
 
@@ -85,10 +92,16 @@ class BanWriteQueue : public BanStore {
   size_t next_ = 0;
   std::vector<BanRecord> history_;  // increments not written yet
   std::vector<EventRecord> events_;
+  struct OutboxChange {
+    bool remove = false;  // remove_outbox(row.key, row.seq), else save_outbox(row)
+    OutboxRow row;
+  };
+  std::vector<OutboxChange> outbox_;
   // Written in the open transaction: queued again if it does not commit.
   std::vector<Cidr> written_;
   std::vector<BanRecord> written_history_;
   std::vector<EventRecord> written_events_;
+  std::vector<OutboxChange> written_outbox_;
   bool failing_ = false;
   bool error_in_txn_ = false;  // a write failed since the last commit
   Clock::time_point retry_at_{};

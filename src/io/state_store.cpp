@@ -138,7 +138,15 @@ Status StateStore::migrate(int from) {
         " failures INTEGER NOT NULL, count INTEGER NOT NULL, flags INTEGER NOT NULL,"
         " reason TEXT NOT NULL DEFAULT '');"
         "CREATE INDEX IF NOT EXISTS ban_events_time ON ban_events(time);");
-  if (st) st = exec("UPDATE meta SET value='2' WHERE key='schema'");
+  if (st && from < 3)
+    // 3: the fleet ([fleet]): who published a ban, and the bucket writes not yet made.
+    st = exec(
+        "ALTER TABLE bans ADD COLUMN origin TEXT NOT NULL DEFAULT '';"
+        "CREATE TABLE IF NOT EXISTS fleet_outbox(key TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+        " op INTEGER NOT NULL, value TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS fleet_outbox_seq ON fleet_outbox(seq);");
+  if (st)
+    st = exec(("UPDATE meta SET value='" + std::to_string(kSchemaVersion) + "' WHERE key='schema'").c_str());
   if (!st) {
     (void)exec("ROLLBACK");
     return st.error().wrap("upgrading the schema from version " + std::to_string(from));
@@ -258,8 +266,8 @@ Result<std::unique_ptr<StateStore>> StateStore::open_or_replace(const std::strin
 
 Status StateStore::save_ban(const BanRecord& b) {
   Stmt s(
-      prepare("INSERT OR REPLACE INTO bans(cidr, jail, start, expiry, count, flags, failures) "
-              "VALUES(?,?,?,?,?,?,?)"));
+      prepare("INSERT OR REPLACE INTO bans(cidr, jail, start, expiry, count, flags, failures, origin) "
+              "VALUES(?,?,?,?,?,?,?,?)"));
   if (!s) return sql_error("saving a ban");
   bind_text(s.get(), 1, b.cidr.str());
   bind_text(s.get(), 2, b.jail);
@@ -268,6 +276,7 @@ Status StateStore::save_ban(const BanRecord& b) {
   sqlite3_bind_int(s.get(), 5, b.count);
   sqlite3_bind_int(s.get(), 6, b.flags);
   sqlite3_bind_int(s.get(), 7, b.failures);
+  bind_text(s.get(), 8, b.origin);
   if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving ban " + b.cidr.str());
   return {};
 }
@@ -294,7 +303,7 @@ Status StateStore::add_history(const BanRecord& b) {
 
 Result<std::vector<BanRecord>> StateStore::load_bans() {
   std::vector<BanRecord> out;
-  Stmt s(prepare("SELECT cidr, jail, start, expiry, count, flags, failures FROM bans"));
+  Stmt s(prepare("SELECT cidr, jail, start, expiry, count, flags, failures, origin FROM bans"));
   if (!s) return sql_error("loading bans");
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
@@ -304,7 +313,7 @@ Result<std::vector<BanRecord>> StateStore::load_bans() {
     out.push_back(BanRecord{*c, col_text(s.get(), 1), sqlite3_column_int64(s.get(), 2),
                             sqlite3_column_int64(s.get(), 3), sqlite3_column_int(s.get(), 4),
                             static_cast<uint8_t>(sqlite3_column_int(s.get(), 5)),
-                            sqlite3_column_int(s.get(), 6)});
+                            sqlite3_column_int(s.get(), 6), col_text(s.get(), 7)});
   }
   if (rc != SQLITE_DONE) return sql_error("loading bans");
   return out;
@@ -398,6 +407,38 @@ Status StateStore::purge_events(int64_t before) {
   sqlite3_bind_int64(s.get(), 1, before);
   if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("purging events");
   return {};
+}
+
+Status StateStore::save_outbox(const OutboxRow& r) {
+  Stmt s(prepare("INSERT OR REPLACE INTO fleet_outbox(key, seq, op, value) VALUES(?,?,?,?)"));
+  if (!s) return sql_error("saving a fleet outbox entry");
+  bind_text(s.get(), 1, r.key);
+  sqlite3_bind_int64(s.get(), 2, static_cast<int64_t>(r.seq));
+  sqlite3_bind_int(s.get(), 3, r.op);
+  bind_text(s.get(), 4, r.value);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("saving the fleet outbox entry of " + r.key);
+  return {};
+}
+
+Status StateStore::remove_outbox(const std::string& key, uint64_t seq) {
+  Stmt s(prepare("DELETE FROM fleet_outbox WHERE key=? AND seq=?"));
+  if (!s) return sql_error("removing a fleet outbox entry");
+  bind_text(s.get(), 1, key);
+  sqlite3_bind_int64(s.get(), 2, static_cast<int64_t>(seq));
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return sql_error("removing the fleet outbox entry of " + key);
+  return {};
+}
+
+Result<std::vector<OutboxRow>> StateStore::load_outbox() {
+  std::vector<OutboxRow> out;
+  Stmt s(prepare("SELECT key, seq, op, value FROM fleet_outbox ORDER BY seq"));
+  if (!s) return sql_error("loading the fleet outbox");
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    out.push_back(OutboxRow{col_text(s.get(), 0), static_cast<uint64_t>(sqlite3_column_int64(s.get(), 1)),
+                            sqlite3_column_int(s.get(), 2), col_text(s.get(), 3)});
+  if (rc != SQLITE_DONE) return sql_error("loading the fleet outbox");
+  return out;
 }
 
 Status StateStore::save_meta(const std::string& key, const std::string& value) {

@@ -1,8 +1,8 @@
 // state_store.h - the daemon's memory across restarts and reboots, in SQLite:
 // active bans, ban history (for bantime.increment), the event log (every ban,
-// prolong and unban, for reports), the allow list, log file positions and
-// journal cursors. Implements BanStore. Does not decide anything; the schema is
-// versioned in the meta table and older databases are upgraded in place when
+// prolong and unban, for reports), the allow list, log file positions,
+// journal cursors and the fleet outbox (bucket writes not yet acknowledged). Implements BanStore. Does not
+// decide anything; the schema is versioned in the meta table and older databases are upgraded in place when
 // opened. The files are the owner's alone (0600). A database SQLite finds
 // damaged can be moved aside and replaced by a new one (open_or_replace).
 #pragma once
@@ -22,6 +22,15 @@
 
 namespace xdpban {
 
+// One pending write to the fleet bucket, kept until the broker took it: one
+// row per key, a newer op on the same key replaces the older one.
+struct OutboxRow {
+  std::string key;    // fleet_key of the cidr
+  uint64_t seq = 0;   // the daemon's id of the op, increasing
+  int op = 0;         // FleetLink::Op::Kind
+  std::string value;  // the record JSON (empty for a delete)
+};
+
 struct FilePosition {
   uint64_t inode = 0;
   uint64_t offset = 0;
@@ -30,7 +39,7 @@ struct FilePosition {
 
 class StateStore : public BanStore {
  public:
-  static constexpr int kSchemaVersion = 2;  // 2: ban_events
+  static constexpr int kSchemaVersion = 3;  // 2: ban_events; 3: bans.origin, fleet_outbox
   // Opens (creating or upgrading) the database for writing. A damaged one
   // (SQLITE_CORRUPT, SQLITE_NOTADB, or PRAGMA quick_check finding faults) is
   // an error with code EUCLEAN; nothing is changed then.
@@ -79,6 +88,13 @@ class StateStore : public BanStore {
   Status remove_allow(const Cidr& cidr);
   Status set_allow(const std::vector<Cidr>& allow);
   Result<std::vector<Cidr>> load_allow();
+
+  // The fleet outbox: save_outbox inserts or replaces the row of row.key;
+  // remove_outbox deletes it only while it still has `seq` (a newer op on the
+  // key stays); load_outbox returns the rows by seq.
+  Status save_outbox(const OutboxRow& row);
+  Status remove_outbox(const std::string& key, uint64_t seq);
+  Result<std::vector<OutboxRow>> load_outbox();
 
   // Small named values of the daemon's own in the meta table ("schema" is
   // taken): the maps' instance, the last report's time and counters.

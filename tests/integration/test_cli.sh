@@ -15,7 +15,12 @@ require_root_bpf
 NS=xbc$$
 PD=/sys/fs/bpf/xdpban-cli-$$
 TMP=$(mktemp -d /tmp/xbc.XXXXXX)
-cleanup() { ip netns del "$NS" 2>/dev/null; rm -rf "$PD" "/sys/fs/bpf/xdpban-test-fuzz-$$" "$TMP"; }
+FAKE=
+cleanup() {
+  [ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null
+  ip netns del "$NS" 2>/dev/null
+  rm -rf "$PD" "/sys/fs/bpf/xdpban-test-fuzz-$$" "$TMP"
+}
 trap cleanup EXIT
 ip netns add "$NS" || fail "cannot create namespace $NS"
 inns "$NS" ip link set lo up
@@ -104,7 +109,9 @@ ok "unban of a non-banned address: exit 3, named"
 xb list --json | pyjson '
 by = {e["cidr"]: e for e in d}
 assert isinstance(d, list) and len(d) == 3, d
-for e in d: assert set(e) == {"cidr", "jail", "flags", "permanent", "remaining_s", "since", "failures", "count"}, e
+for e in d: assert set(e) == {"cidr", "jail", "flags", "origin", "permanent", "remaining_s", "since", "failures", "count"}, e
+# Written here, not applied from the fleet: origin "" (this node).
+for e in d: assert e["origin"] == "", e
 # The maps alone do not know when or why (xdpband does: test_daemon.sh).
 for e in d: assert e["since"] is None and e["failures"] is None and e["count"] is None, e
 h = by["198.51.100.100"]
@@ -118,6 +125,99 @@ xb list --json --jail web | pyjson 'assert sorted(e["cidr"] for e in d) == ["200
 xb list --json --cidr 198.51.100.0/24 | pyjson 'assert [e["cidr"] for e in d] == ["198.51.100.100"], d' ||
   fail "list --json --cidr"
 ok "list --json: shape, jails, permanence, remaining time, filters"
+out=$(xb list) || fail "list: $out"
+head -1 <<<"$out" | grep -qE "^ADDRESS +JAIL +SINCE +REMAINING +FAILURES +FLAGS +ORIGIN$" || fail "list header: $out"
+grep -qE "^198\.51\.100\.100 .* manual +local$" <<<"$out" || fail "list: flags and origin of 198.51.100.100: $out"
+ok "list: FLAGS and ORIGIN columns (a ban written here is local)"
+
+# ---- what the daemon answers, printed: list's origin, fleet status ----
+# A stand-in for xdpband on a socket of its own answers each command with the
+# JSON in $TMP/answers.json: this checks how the CLI prints the daemon's
+# answers (the real daemon's answers are the daemon's tests).
+cat >"$TMP/fake_daemon.py" <<'EOF'
+import json, socket, sys
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sys.argv[1])
+srv.listen(8)
+while True:
+    c, _ = srv.accept()
+    buf = b""
+    while b"\n" not in buf:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    req = json.loads(buf.split(b"\n")[0])
+    with open(sys.argv[2]) as f:
+        answers = json.load(f)
+    c.sendall((json.dumps(answers.get(req.get("cmd"), {"ok": False, "error": "unknown command"})) + "\n").encode())
+    c.close()
+EOF
+answers() {
+  python3 - "$TMP/answers.json" "$1" <<'EOF'
+import json, sys
+fleet = {"ok": True, "enabled": True, "node": "edge-a", "bucket": "xdpban", "connected": True,
+         "server": "nats://10.0.0.1:4222", "last_error": "", "outbox": 2,
+         "lag_ms": {"last": 3, "p50": 2.5, "p99": 9}, "published": 11, "received": 7, "applied": 5,
+         "rejected": 1, "snapshot_done": True}
+if sys.argv[2] == "off":
+    fleet = {"ok": True, "enabled": False}
+elif sys.argv[2] == "down":
+    fleet.update(connected=False, server="", last_error="nats: no servers available for connection",
+                 lag_ms={"last": None, "p50": None, "p99": None}, snapshot_done=False)
+ban = {"start": 1700000000, "expiry": 0, "remaining_s": None, "permanent": True, "count": 1, "failures": 0}
+json.dump({"ping": {"ok": True},
+           "fleet_status": fleet,
+           "list": {"ok": True, "bans": [dict(ban, cidr="192.0.2.7", jail="sshd", flags=8, origin="edge-b"),
+                                         dict(ban, cidr="192.0.2.8", jail="manual", flags=1, origin="")]}},
+          open(sys.argv[1], "w"))
+EOF
+}
+answers on
+python3 "$TMP/fake_daemon.py" "$TMP/fake.sock" "$TMP/answers.json" &
+FAKE=$!
+for _ in $(seq 50); do [ -S "$TMP/fake.sock" ] && break; sleep 0.1; done
+xbd() { inns "$NS" "$XB" --pin-dir "$PD" --socket "$TMP/fake.sock" "$@"; }
+out=$(xbd list) || fail "list from the daemon: $out"
+grep -qE "^192\.0\.2\.7 +sshd .* fleet +edge-b$" <<<"$out" || fail "list: a fleet ban's origin: $out"
+grep -qE "^192\.0\.2\.8 +manual .* manual +local$" <<<"$out" || fail "list: a local ban's origin: $out"
+xbd list --json | pyjson '
+assert {e["cidr"]: e["origin"] for e in d} == {"192.0.2.7": "edge-b", "192.0.2.8": ""}, d
+assert {e["cidr"]: e["flags"] for e in d} == {"192.0.2.7": "fleet", "192.0.2.8": "manual"}, d' ||
+  fail "list --json origin from the daemon"
+ok "list: the daemon's origin (ORIGIN edge-b / local, JSON \"origin\")"
+out=$(xbd fleet status) || fail "fleet status: $out"
+want="node: edge-a
+bucket: xdpban
+server: nats://10.0.0.1:4222 (connected)
+snapshot: done
+outbox: 2
+lag: last 3 ms, p50 2.5 ms, p99 9 ms
+published/received/applied/rejected: 11/7/5/1"
+[ "$out" = "$want" ] || fail "fleet status printed:
+$out
+want:
+$want"
+xbd fleet status --json | pyjson 'assert d["node"] == "edge-a" and d["lag_ms"]["p99"] == 9 and d["outbox"] == 2, d' ||
+  fail "fleet status --json"
+answers down
+out=$(xbd fleet status) || fail "fleet status (broker down): $out"
+grep -qxF "server: - (not connected)" <<<"$out" || fail "fleet status, broker down: $out"
+grep -qxF "last error: nats: no servers available for connection" <<<"$out" || fail "fleet status, last error: $out"
+grep -qxF "lag: last -, p50 -, p99 -" <<<"$out" || fail "fleet status, no lag yet: $out"
+answers off
+out=$(xbd fleet status); rc=$?
+[ $rc = 0 ] && [ "$out" = "fleet: not configured ([fleet] enabled = false)" ] ||
+  fail "fleet status without [fleet]: exit $rc: $out"
+ok "fleet status: connected, broker down and not configured, as the daemon answers"
+kill "$FAKE"; FAKE=
+out=$(inns "$NS" "$XB" --socket "$TMP/none.sock" fleet status 2>&1); rc=$?
+[ $rc = 1 ] || fail "fleet status without a daemon: exit $rc, want 1: $out"
+grep -qF "xdpband is not running (no answer on $TMP/none.sock)" <<<"$out" || fail "fleet status without a daemon: $out"
+out=$(inns "$NS" "$XB" fleet 2>&1); rc=$?
+[ $rc = 2 ] || fail "'xdpban fleet' without a subcommand: exit $rc, want 2: $out"
+"$XB" fleet status --help | grep -q "outbox" || fail "fleet status --help does not explain it"
+ok "fleet status: no daemon is a clear error (exit 1); --help explains it"
 xb allow list --json | pyjson 'assert d == ["198.51.100.0/28"], d' || fail "allow list --json"
 ok "allow list --json"
 xb stats --json | pyjson '

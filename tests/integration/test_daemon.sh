@@ -157,9 +157,13 @@ import json, sys, time
 d = {e["cidr"]: e for e in json.load(sys.stdin)}
 e = d["10.213.0.2"]
 assert e["jail"] == "sshd" and e["failures"] == 3 and e["count"] == 1 and e["flags"] == "-", e
+assert e["origin"] == "", e  # banned here, not applied from a fleet
 assert time.time() - 600 < e["since"] <= time.time() and 0 < e["remaining_s"] <= 3600, e
 ' || fail "list --json through the daemon: $(xbs list --json)"
-xbs list | head -1 | grep -q "ADDRESS.*JAIL.*SINCE.*REMAINING.*FAILURES" || fail "list header: $(xbs list)"
+xbs list | head -1 | grep -q "ADDRESS.*JAIL.*SINCE.*REMAINING.*FAILURES.*FLAGS.*ORIGIN" || fail "list header: $(xbs list)"
+xbs list | grep -qE "^10\.213\.0\.2 .* local$" || fail "list: origin of a local ban: $(xbs list)"
+[ "$(xbs fleet status)" = "fleet: not configured ([fleet] enabled = false)" ] ||
+  fail "fleet status without [fleet]: $(xbs fleet status 2>&1)"
 xbs list --jail sshd | grep -E "^10\.213\.0\.2 +sshd +20[0-9-]+ [0-9:]+ +[0-9hms]+ +3 " >/dev/null ||
   fail "list row with since and failures: $(xbs list --jail sshd)"
 ok "list through the daemon: since, remaining time, failures"

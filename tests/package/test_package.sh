@@ -35,7 +35,7 @@ field() { dpkg-deb -f "$DEB" "$1"; }
 deps=$(field Depends)
 # shlibdeps: every library the binaries link, with a version from its symbols file.
 names=$(echo "$deps" | tr ',' '\n' | awk '{print $1}')
-for lib in libbpf1 libxdp1 libpcre2-8-0 libsqlite3-0 libsystemd0 libmicrohttpd12 libc6 libstdc++6; do
+for lib in libbpf1 libxdp1 libpcre2-8-0 libsqlite3-0 libsystemd0 libmicrohttpd12 libnats3.4 libc6 libstdc++6; do
   echo "$names" | grep -qxF "$lib" || fail "Depends lacks $lib: $deps"
 done
 ok "Depends: $deps"

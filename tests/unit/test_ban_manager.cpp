@@ -4,6 +4,7 @@
 
 #include "core/ban_manager.h"
 #include "core/duration.h"
+#include "xdpban/abi.h"
 
 namespace xdpban {
 namespace {
@@ -340,6 +341,184 @@ TEST(BanManager, ImportIntoFullTableLoadsWhatFits) {
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().message, "no permission");
   EXPECT_TRUE(m2.active().empty());
+}
+
+// A ban node "edge-b" published: what the daemon hands apply_remote.
+BanRecord remote(const char* cidr, const char* jail, int64_t start, int64_t expiry,
+                 const char* origin = "edge-b", int failures = 4) {
+  BanRecord r;
+  r.cidr = C(cidr);
+  r.jail = jail;
+  r.start = start;
+  r.expiry = expiry;
+  r.failures = failures;
+  r.origin = origin;
+  r.count = 9;  // never taken over: not a repeat offence here
+  return r;
+}
+
+TEST(BanManagerRemote, NewRemoteBanIsFleetFlaggedWithoutHistory) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  auto o = m.apply_remote(remote("198.51.100.7", "sshd", T - 10, T + 600), T);
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->kind, BanManager::Outcome::kBanned);
+  EXPECT_EQ(o->ban.origin, "edge-b");
+  EXPECT_EQ(o->ban.jail, "sshd");
+  EXPECT_EQ(o->ban.start, T - 10);
+  EXPECT_EQ(o->ban.expiry, T + 600);
+  EXPECT_EQ(o->ban.failures, 4);
+  EXPECT_EQ(o->ban.count, 1);
+  EXPECT_EQ(o->ban.flags, XDPBAN_BAN_FLEET);
+  EXPECT_EQ(sink.maps[C("198.51.100.7")].flags, XDPBAN_BAN_FLEET);
+  EXPECT_EQ(store.bans[C("198.51.100.7")].origin, "edge-b");
+  EXPECT_EQ(store.history, 0) << "no history increment";
+  EXPECT_EQ(m.previous_bans("sshd", C("198.51.100.7"), true), 0);
+  EXPECT_EQ(m.next_expiry(), T + 600);
+  // Other flags of the publisher stay (a manual ban elsewhere is still manual).
+  BanRecord manual = remote("2001:db8::/48", "manual", T, 0);
+  manual.flags = XDPBAN_BAN_MANUAL;
+  auto p = m.apply_remote(manual, T);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->ban.flags, XDPBAN_BAN_MANUAL | XDPBAN_BAN_FLEET);
+  EXPECT_EQ(p->ban.expiry, 0);
+  // It expires like any ban.
+  auto gone = m.expire(T + 600);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].origin, "edge-b");
+  EXPECT_EQ(sink.maps.count(C("198.51.100.7")), 0u);
+}
+
+TEST(BanManagerRemote, GuardVetoesAndExpiredAreIgnored) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  std::string guarded_jail;
+  m.set_guard([&](const std::string& jail, const Cidr& c) -> std::optional<std::string> {
+    guarded_jail = jail;
+    if (Cidr::parse("10.0.0.0/8")->contains(c)) return std::string("allow 10.0.0.0/8");
+    return std::nullopt;
+  });
+  auto o = m.apply_remote(remote("10.1.2.3", "sshd", T, T + 600), T);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->kind, BanManager::Outcome::kIgnored);
+  EXPECT_EQ(o->reason, "allow 10.0.0.0/8");
+  EXPECT_EQ(guarded_jail, "sshd") << "the guard sees the remote jail";
+  auto e = m.apply_remote(remote("192.0.2.1", "sshd", T - 700, T - 100), T);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, BanManager::Outcome::kIgnored);
+  EXPECT_EQ(e->reason, "expired");
+  auto edge = m.apply_remote(remote("192.0.2.1", "sshd", T - 700, T), T);
+  EXPECT_EQ(edge->kind, BanManager::Outcome::kIgnored) << "expiry == now is over";
+  EXPECT_TRUE(sink.maps.empty());
+  EXPECT_TRUE(store.bans.empty());
+  EXPECT_TRUE(m.active().empty());
+}
+
+TEST(BanManagerRemote, LocalBanProlongedByALongerRemoteOneStaysLocal) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_TRUE(m.ban("sshd", C("203.0.113.9"), T, 5, 0, 600));
+  auto o = m.apply_remote(remote("203.0.113.9", "postfix", T + 10, T + 3600), T + 10);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->kind, BanManager::Outcome::kProlonged);
+  EXPECT_EQ(o->ban.expiry, T + 3600);
+  EXPECT_EQ(o->ban.jail, "sshd");
+  EXPECT_EQ(o->ban.origin, "");
+  EXPECT_EQ(o->ban.flags, 0);
+  EXPECT_EQ(o->ban.start, T);
+  EXPECT_EQ(o->ban.failures, 5);
+  EXPECT_EQ(sink.maps[C("203.0.113.9")].expiry, T + 3600);
+  EXPECT_EQ(store.bans[C("203.0.113.9")].expiry, T + 3600);
+  EXPECT_EQ(store.bans[C("203.0.113.9")].origin, "");
+  EXPECT_EQ(m.next_expiry(), T + 3600) << "the old expiry no longer ends it";
+  EXPECT_TRUE(m.expire(T + 600).empty());
+}
+
+TEST(BanManagerRemote, ShorterRemoteBanIsAlreadyBanned) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_TRUE(m.ban("sshd", C("203.0.113.9"), T, 5, 0, 600));
+  int inserts = sink.inserts;
+  for (int64_t expiry : {T + 600, T + 300}) {
+    auto o = m.apply_remote(remote("203.0.113.9", "sshd", T, expiry), T);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->kind, BanManager::Outcome::kAlreadyBanned) << expiry - T;
+    EXPECT_EQ(o->ban.expiry, T + 600);
+    EXPECT_EQ(o->ban.origin, "");
+  }
+  EXPECT_EQ(sink.inserts, inserts) << "nothing written";
+}
+
+TEST(BanManagerRemote, RemoteBanReplacedByALaterRemoteOne) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_EQ(m.apply_remote(remote("198.51.100.0/24", "sshd", T, T + 600, "edge-b"), T)->kind,
+            BanManager::Outcome::kBanned);
+  auto o = m.apply_remote(remote("198.51.100.0/24", "recidive", T + 5, T + 86400, "edge-c", 11), T + 5);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->kind, BanManager::Outcome::kProlonged);
+  EXPECT_EQ(o->ban.origin, "edge-c");
+  EXPECT_EQ(o->ban.jail, "recidive");
+  EXPECT_EQ(o->ban.expiry, T + 86400);
+  EXPECT_EQ(o->ban.start, T + 5);
+  EXPECT_EQ(o->ban.failures, 11);
+  EXPECT_EQ(o->ban.flags, XDPBAN_BAN_FLEET);
+  EXPECT_EQ(store.bans[C("198.51.100.0/24")].origin, "edge-c");
+  EXPECT_EQ(sink.maps[C("198.51.100.0/24")].jail, "recidive");
+  // The earlier one again (a late delivery): the later expiry stays.
+  auto late = m.apply_remote(remote("198.51.100.0/24", "sshd", T, T + 600, "edge-b"), T + 6);
+  EXPECT_EQ(late->kind, BanManager::Outcome::kAlreadyBanned);
+  EXPECT_EQ(m.active().at(C("198.51.100.0/24")).origin, "edge-c");
+}
+
+TEST(BanManagerRemote, PermanentWins) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_TRUE(m.ban("sshd", C("192.0.2.5"), T, 5, 0, 600));
+  auto o = m.apply_remote(remote("192.0.2.5", "manual", T, 0), T);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->kind, BanManager::Outcome::kProlonged);
+  EXPECT_EQ(o->ban.expiry, 0);
+  EXPECT_EQ(o->ban.origin, "") << "still the local ban, now permanent";
+  EXPECT_FALSE(m.next_expiry().has_value());
+  // A permanent ban is never replaced, not even by another permanent one.
+  EXPECT_EQ(m.apply_remote(remote("192.0.2.5", "manual", T + 1, 0, "edge-c"), T + 1)->kind,
+            BanManager::Outcome::kAlreadyBanned);
+  ASSERT_TRUE(m.ban("manual", C("192.0.2.6"), T, 0, XDPBAN_BAN_MANUAL, -1));
+  EXPECT_EQ(m.apply_remote(remote("192.0.2.6", "sshd", T, T + 999999), T)->kind,
+            BanManager::Outcome::kAlreadyBanned);
+  // A remote permanent ban over a remote timed one.
+  ASSERT_TRUE(m.apply_remote(remote("192.0.2.7", "sshd", T, T + 60, "edge-b"), T));
+  auto p = m.apply_remote(remote("192.0.2.7", "manual", T, 0, "edge-c"), T);
+  EXPECT_EQ(p->kind, BanManager::Outcome::kProlonged);
+  EXPECT_EQ(p->ban.origin, "edge-c");
+  EXPECT_TRUE(m.expire(T + 60).empty());
+}
+
+TEST(BanManagerRemote, LocalBanOutlastingARemoteOneTakesItOver) {
+  FakeSink sink;
+  FakeStore store;
+  BanManager m(sink, &store);
+  ASSERT_TRUE(m.apply_remote(remote("203.0.113.50", "sshd", T, T + 60), T));
+  auto shorter = m.ban("postfix", C("203.0.113.50"), T + 1, 3, 0, 30);
+  EXPECT_EQ(shorter->kind, BanManager::Outcome::kAlreadyBanned);
+  EXPECT_EQ(shorter->ban.origin, "edge-b");
+  auto o = m.ban("postfix", C("203.0.113.50"), T + 1, 3, 0, 600);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->kind, BanManager::Outcome::kProlonged);
+  EXPECT_EQ(o->ban.origin, "") << "now this node's ban, which it publishes";
+  EXPECT_EQ(o->ban.jail, "postfix");
+  EXPECT_EQ(o->ban.flags, 0);
+  EXPECT_EQ(o->ban.expiry, T + 601);
+  EXPECT_EQ(o->ban.failures, 3);
+  EXPECT_EQ(store.bans[C("203.0.113.50")].origin, "");
+  EXPECT_EQ(sink.maps[C("203.0.113.50")].flags, 0);
 }
 
 }  // namespace

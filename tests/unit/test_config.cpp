@@ -4,6 +4,7 @@
 // filter options (failregex, ignoreregex, ... in a jail) through Jail::create.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
@@ -321,6 +322,168 @@ TEST(JailFilterOptions, PrefregexAndMaxlinesAndErrors) {
   EXPECT_NE(st.error().message.find("/j/jail.conf:6: [demo] failregex: '%(known/nosuch)s'"),
             std::string::npos)
       << st.error().message;
+}
+
+// xdpban.conf with `text`, and the files the [fleet] options name.
+Result<DaemonConfig> fleet_conf(const std::string& text, std::map<std::string, std::string> extra = {}) {
+  MemFiles m;
+  m.files["/t/xdpban.conf"] = text;
+  for (auto& [k, v] : extra) m.files[k] = v;
+  return DaemonConfig::load("/t/xdpban.conf", m);
+}
+
+// The error of fleet_conf, or "" when it loads.
+std::string fleet_error(const std::string& text, std::map<std::string, std::string> extra = {}) {
+  auto c = fleet_conf(text, std::move(extra));
+  return c ? "" : c.error().message;
+}
+
+TEST(FleetConfig, DefaultsWithoutTheSection) {
+  auto c = fleet_conf("[xdpban]\nloglevel = info\n");
+  ASSERT_TRUE(c) << c.error().message;
+  const FleetSettings& f = c->fleet;
+  EXPECT_FALSE(f.enabled);
+  EXPECT_TRUE(f.servers.empty());
+  EXPECT_EQ(f.bucket, "xdpban");
+  EXPECT_EQ(f.replicas, 1);
+  EXPECT_EQ(f.timeout_ms, 2000);
+  EXPECT_EQ(f.publish, std::vector<std::string>{"*"});
+  EXPECT_EQ(f.accept, std::vector<std::string>{"*"});
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(f.node, host) << "node defaults to the host name";
+  // [fleet] alone, before [xdpban] or without it.
+  auto only = fleet_conf("[fleet]\nenabled = true\nservers = nats://127.0.0.1:4222\n");
+  ASSERT_TRUE(only) << only.error().message;
+  EXPECT_TRUE(only->fleet.enabled);
+  EXPECT_EQ(only->fleet.node, host);
+}
+
+TEST(FleetConfig, EveryOption) {
+  auto c = fleet_conf(
+      "[xdpban]\nloglevel = info\n"
+      "[fleet]\n"
+      "enabled = yes\n"
+      "servers = nats://10.0.0.1:4222, tls://nats.example:4443\n"
+      "  nats://[2001:db8::1]:4222\n"
+      "node = edge-a.example\n"
+      "bucket = xdp_ban-2\n"
+      "replicas = 3\n"
+      "creds = /etc/xdpban/fleet.creds\n"
+      "user = xdp\n"
+      "password = s3cret\n"
+      "token = t0k\n"
+      "tls_ca = /etc/xdpban/ca.pem\n"
+      "tls_cert = /etc/xdpban/cert.pem\n"
+      "tls_key = /etc/xdpban/key.pem\n"
+      "publish = sshd, manual recidive\n"
+      "accept = none\n"
+      "timeout = 500ms\n",
+      {{"/etc/xdpban/fleet.creds", "creds"},
+       {"/etc/xdpban/ca.pem", "ca"},
+       {"/etc/xdpban/cert.pem", "cert"},
+       {"/etc/xdpban/key.pem", "key"}});
+  ASSERT_TRUE(c) << c.error().message;
+  const FleetSettings& f = c->fleet;
+  EXPECT_TRUE(f.enabled);
+  EXPECT_EQ(f.servers, (std::vector<std::string>{"nats://10.0.0.1:4222", "tls://nats.example:4443",
+                                                 "nats://[2001:db8::1]:4222"}));
+  EXPECT_EQ(f.node, "edge-a.example");
+  EXPECT_EQ(f.bucket, "xdp_ban-2");
+  EXPECT_EQ(f.replicas, 3);
+  EXPECT_EQ(f.creds, "/etc/xdpban/fleet.creds");
+  EXPECT_EQ(f.user, "xdp");
+  EXPECT_EQ(f.password, "s3cret");
+  EXPECT_EQ(f.token, "t0k");
+  EXPECT_EQ(f.tls_ca, "/etc/xdpban/ca.pem");
+  EXPECT_EQ(f.tls_cert, "/etc/xdpban/cert.pem");
+  EXPECT_EQ(f.tls_key, "/etc/xdpban/key.pem");
+  EXPECT_EQ(f.publish, (std::vector<std::string>{"sshd", "manual", "recidive"}));
+  EXPECT_TRUE(f.publishes("manual"));
+  EXPECT_FALSE(f.publishes("postfix"));
+  EXPECT_TRUE(f.accept.empty());
+  EXPECT_FALSE(f.accepts("sshd"));
+  EXPECT_EQ(f.timeout_ms, 500);
+
+  auto t = fleet_conf("[fleet]\ntimeout = 1m\npublish =\naccept = *\n");
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->fleet.timeout_ms, 60000);
+  EXPECT_TRUE(t->fleet.publish.empty()) << "empty: publish nothing";
+  auto none = fleet_conf("[fleet]\ncreds =\ntls_ca =\ntls_cert =\ntls_key =\nuser =\npassword =\n");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->fleet.creds.empty() && none->fleet.tls_ca.empty()) << "empty file options mean none";
+  EXPECT_TRUE(t->fleet.accepts("anything"));
+  EXPECT_FALSE(t->fleet.enabled);
+}
+
+TEST(FleetConfig, ErrorsNameFileLineAndOption) {
+  const std::string head = "[xdpban]\nloglevel = info\n[fleet]\n";  // [fleet] options from line 4
+  struct Case {
+    std::string text, says;
+  };
+  const Case cases[] = {
+      {"enabled = true\n", "/t/xdpban.conf:4: [fleet] enabled = true needs servers"},
+      {"enabled = maybe\n", "/t/xdpban.conf:4: [fleet] enabled: 'maybe' is not a boolean"},
+      {"servers = 10.0.0.1:4222\n",
+       "/t/xdpban.conf:4: [fleet] servers: '10.0.0.1:4222' is not a NATS server URL"},
+      {"servers = nats://a:1 http://b:2\n", "/t/xdpban.conf:4: [fleet] servers: 'http://b:2'"},
+      {"servers = nats://\n", "[fleet] servers: 'nats://' is not"},
+      {"node = a b\n", "/t/xdpban.conf:4: [fleet] node: 'a b' is not a valid node name"},
+      {"node = " + std::string(65, 'n') + "\n", "/t/xdpban.conf:4: [fleet] node:"},
+      {"bucket = a.b\n", "/t/xdpban.conf:4: [fleet] bucket: 'a.b' is not a bucket name"},
+      {"bucket =\n", "/t/xdpban.conf:4: [fleet] bucket: '' is not a bucket name"},
+      {"replicas = 0\n", "/t/xdpban.conf:4: [fleet] replicas: '0' is not a whole number from 1 to 5"},
+      {"replicas = 6\n", "[fleet] replicas: '6'"},
+      {"creds = /nonexistent/user.creds\n",
+       "/t/xdpban.conf:4: [fleet] creds: cannot read /nonexistent/user.creds"},
+      {"tls_ca = /nope/ca.pem\n", "/t/xdpban.conf:4: [fleet] tls_ca: cannot read /nope/ca.pem"},
+      {"tls_cert = /nope/c.pem\n", "/t/xdpban.conf:4: [fleet] tls_cert: cannot read /nope/c.pem"},
+      {"tls_key = /nope/k.pem\n", "/t/xdpban.conf:4: [fleet] tls_key: cannot read /nope/k.pem"},
+      {"tls_cert = /ok/c.pem\n", "/t/xdpban.conf:4: [fleet] tls_cert and tls_key go together"},
+      {"tls_key = /ok/k.pem\n", "/t/xdpban.conf:4: [fleet] tls_cert and tls_key go together"},
+      {"password = x\n", "/t/xdpban.conf:4: [fleet] password needs user"},
+      {"publish = sshd, bad/jail\n",
+       "/t/xdpban.conf:4: [fleet] publish: 'bad/jail' is not a valid jail name"},
+      {"accept = " + std::string(40, 'j') + "\n", "/t/xdpban.conf:4: [fleet] accept:"},
+      {"timeout = soon\n", "/t/xdpban.conf:4: [fleet] timeout:"},
+      {"timeout = 10ms\n", "/t/xdpban.conf:4: [fleet] timeout: '10ms' must be from 100ms to 60s"},
+      {"timeout = 2m\n", "[fleet] timeout: '2m' must be from 100ms to 60s"},
+      {"timeout = xms\n", "[fleet] timeout: 'xms' is not a duration"},
+      {"server = nats://a:1\n", "/t/xdpban.conf:4: [fleet] unknown option 'server'"},
+      {"interfaces = eth0\n", "/t/xdpban.conf:4: [fleet] unknown option 'interfaces'"},
+  };
+  std::map<std::string, std::string> files = {{"/ok/c.pem", "c"}, {"/ok/k.pem", "k"}};
+  for (const Case& c : cases) {
+    std::string err = fleet_error(head + c.text, files);
+    EXPECT_NE(err.find(c.says), std::string::npos)
+        << c.text << "'" << err << "' does not say '" << c.says << "'";
+  }
+  // A later line names its own line.
+  EXPECT_NE(fleet_error(head + "enabled = false\nreplicas = 9\n").find("/t/xdpban.conf:5: [fleet] replicas"),
+            std::string::npos);
+  // An unknown section still is one; [fleet] options do not go in [xdpban].
+  EXPECT_NE(fleet_error("[flet]\nenabled = true\n").find("unknown section [flet]"), std::string::npos);
+  EXPECT_NE(fleet_error("[xdpban]\nservers = nats://a:1\n").find("unknown option 'servers'"),
+            std::string::npos);
+}
+
+TEST(FleetConfig, ReadableFilesOnDisk) {
+  TempDir d;
+  std::ofstream(d / "user.creds") << "-----BEGIN NATS USER JWT-----\n";
+  std::ofstream(d / "xdpban.conf") << "[fleet]\nenabled = true\nservers = nats://127.0.0.1:4222\ncreds = "
+                                   << (d / "user.creds") << "\ntls_ca = " << (d / "missing.pem") << "\n";
+  DiskFileSource disk;
+  auto c = DaemonConfig::load(d / "xdpban.conf", disk);
+  ASSERT_FALSE(c);
+  EXPECT_NE(
+      c.error().message.find((d / "xdpban.conf") + ":5: [fleet] tls_ca: cannot read " + (d / "missing.pem")),
+      std::string::npos)
+      << c.error().message;
+  std::ofstream(d / "xdpban.conf") << "[fleet]\nenabled = true\nservers = nats://127.0.0.1:4222\ncreds = "
+                                   << (d / "user.creds") << "\n";
+  c = DaemonConfig::load(d / "xdpban.conf", disk);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->fleet.creds, d / "user.creds");
 }
 
 }  // namespace

@@ -112,6 +112,10 @@ TEST(ControlRequest, AcceptsWhatTheCliSends) {
   EXPECT_TRUE(parse(R"({"cmd":"ban","cidrs":["192.0.2.1"],"duration":-1})").ok());
   EXPECT_TRUE(parse(R"({"cmd":"list","cidr":"192.0.2.0/24"})").ok());
   EXPECT_TRUE(parse(R"({"cmd":"ban","cidrs":["192.0.2.1"],"reason":"café ☕"})").ok()) << "UTF-8 is text";
+  auto fleet = parse(R"({"cmd":"fleet_status"})");
+  ASSERT_TRUE(fleet.ok()) << fleet.error().message;
+  EXPECT_EQ(fleet->cmd, ControlRequest::Cmd::kFleetStatus);
+  EXPECT_FALSE(parse(R"({"cmd":"fleet-status"})").ok());
 }
 
 TEST(ControlRequest, RejectsWhatTheCliWouldReject) {

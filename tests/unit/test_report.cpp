@@ -221,12 +221,14 @@ TEST_F(ReportDb, Schema1UpgradesInPlaceWithoutLosingData) {
     EXPECT_EQ((*st)->load_history()->at({"sshd", *Cidr::parse("192.0.2.1")}), 2);
     EXPECT_EQ((*(*st)->load_position("/var/log/auth.log"))->offset, 1234u);
     EXPECT_EQ(*(*st)->load_cursor("journal:sshd").value(), "s=abc");
-    EXPECT_EQ(**(*st)->load_meta("schema"), "2");
+    EXPECT_EQ(**(*st)->load_meta("schema"), std::to_string(StateStore::kSchemaVersion));
+    for (const auto& b : *bans) EXPECT_EQ(b.origin, "");
+    EXPECT_TRUE((*st)->load_outbox()->empty());
     ASSERT_TRUE((*st)->add_event(ev(EventRecord::kBan, 5, "sshd", "192.0.2.1")).ok());
   }
   auto again = StateStore::open(path_);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ((*again)->upgraded_from(), 2);  // nothing to do the second time
+  EXPECT_EQ((*again)->upgraded_from(), StateStore::kSchemaVersion);  // nothing to do the second time
   ro = StateStore::open_readonly(path_);
   ASSERT_TRUE(ro.ok()) << ro.error().message;
   auto r = (*ro)->report(0, 10, 10);

@@ -270,6 +270,7 @@ TEST_F(Store, FullDiskKeepsBansAndHoldsPositionsBack) {
   std::vector<std::string> told;
   q.on_health([&](const Status& s, size_t) { told.push_back(s ? "ok" : s.error().message); });
   ASSERT_TRUE(store.save_position("/var/log/auth.log", {1, 100, 7}).ok());
+  std::map<std::string, uint64_t> outbox;  // what the fleet outbox must hold in the end: key -> seq
 
   // One loop round as the daemon runs it: a transaction, bans, positions if settled, commit.
   int next = 0;
@@ -284,6 +285,20 @@ TEST_F(Store, FullDiskKeepsBansAndHoldsPositionsBack) {
       e.jail = "sshd";
       e.cidr = c;
       q.add_event(e);
+      // Each ban is published (an outbox row); every other one is acknowledged
+      // at once, and every fourth is replaced by a newer op on its key first.
+      std::string key = c.str() + "/32";
+      uint64_t seq = 2 * static_cast<uint64_t>(next) + 1;
+      q.save_outbox(OutboxRow{key, seq, 1, "{}"});
+      outbox[key] = seq;
+      if (next % 4 == 3) {
+        q.save_outbox(OutboxRow{key, seq + 1, 2, ""});
+        q.remove_outbox(key, seq);  // the older op's acknowledgement: the newer row stays
+        outbox[key] = seq + 1;
+      } else if (next % 2 == 1) {
+        q.remove_outbox(key, seq);
+        outbox.erase(key);
+      }
     }
     if (ignore_pause || q.due()) (void)q.flush(20000);
     if (q.settled()) {
@@ -326,6 +341,139 @@ TEST_F(Store, FullDiskKeepsBansAndHoldsPositionsBack) {
   ASSERT_TRUE(store.for_each_event(0, 1, [&](const EventRecord&) { ++events; }).ok());
   EXPECT_EQ(events, 4005u);
   EXPECT_EQ((*store.load_position("/var/log/auth.log"))->offset, 1000u + 4005u);
+  auto rows = store.load_outbox();
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  std::map<std::string, uint64_t> stored;
+  for (const auto& r : *rows) stored[r.key] = r.seq;
+  EXPECT_EQ(stored.size(), outbox.size());
+  EXPECT_TRUE(stored == outbox) << "the outbox changes are stored in the order they were queued";
+}
+
+TEST_F(Store, OriginAndFleetOutboxSurviveReopen) {
+  {
+    auto st = StateStore::open(path_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    BanRecord remote{*Cidr::parse("198.51.100.0/24"), "sshd", 1000, 1600, 1, 8, 5, "edge-b"};
+    ASSERT_TRUE((*st)->save_ban(remote).ok());
+    ASSERT_TRUE((*st)->save_ban(BanRecord{*Cidr::parse("192.0.2.1"), "sshd", 1000, 1600, 1, 0, 5}).ok());
+    StateStore& s = **st;
+    ASSERT_TRUE(s.save_outbox({"192.0.2.1/32", 7, 1, R"({"v":1})"}).ok());
+    ASSERT_TRUE(s.save_outbox({"2001_db8__/32", 5, 2, ""}).ok());
+    ASSERT_TRUE(s.save_outbox({"203.0.113.7/32", 9, 3, R"({"v":1,"expiry":5})"}).ok());
+    // A newer op on a key replaces the older one; a stale acknowledgement leaves it.
+    ASSERT_TRUE(s.save_outbox({"192.0.2.1/32", 11, 2, ""}).ok());
+    ASSERT_TRUE(s.remove_outbox("192.0.2.1/32", 7).ok());
+    ASSERT_TRUE(s.remove_outbox("203.0.113.7/32", 9).ok());
+    ASSERT_TRUE(s.remove_outbox("nothing/32", 1).ok());
+  }
+  auto st = StateStore::open(path_);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ((*st)->upgraded_from(), StateStore::kSchemaVersion);
+  auto bans = (*st)->load_bans();
+  ASSERT_TRUE(bans.ok()) << bans.error().message;
+  std::map<std::string, BanRecord> by;
+  for (auto& b : *bans) by[b.cidr.str()] = b;
+  EXPECT_EQ(by.at("198.51.100.0/24").origin, "edge-b");
+  EXPECT_EQ(by.at("198.51.100.0/24").flags, 8);
+  EXPECT_EQ(by.at("192.0.2.1").origin, "");
+  auto rows = (*st)->load_outbox();
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].key, "2001_db8__/32") << "by seq";
+  EXPECT_EQ((*rows)[0].seq, 5u);
+  EXPECT_EQ((*rows)[0].op, 2);
+  EXPECT_EQ((*rows)[0].value, "");
+  EXPECT_EQ((*rows)[1].key, "192.0.2.1/32");
+  EXPECT_EQ((*rows)[1].seq, 11u);
+  EXPECT_EQ((*rows)[1].op, 2);
+  // Large sequence numbers survive the trip through SQLite's signed integers.
+  ASSERT_TRUE((*st)->save_outbox({"10.0.0.0/8", UINT64_C(1) << 62, 1, "x"}).ok());
+  EXPECT_EQ((*st)->load_outbox()->back().seq, UINT64_C(1) << 62);
+}
+
+TEST_F(Store, WriteQueueWritesOutboxChangesInOrder) {
+  auto st = StateStore::open(path_);
+  ASSERT_TRUE(st.ok());
+  BanWriteQueue q(**st, [](const Cidr&) -> const BanRecord* { return nullptr; });
+  q.save_outbox({"192.0.2.1/32", 1, 1, "a"});
+  q.save_outbox({"192.0.2.2/32", 2, 1, "b"});
+  q.remove_outbox("192.0.2.1/32", 1);
+  q.save_outbox({"192.0.2.2/32", 3, 2, ""});
+  q.remove_outbox("192.0.2.2/32", 2);  // acknowledges the op the newer one replaced
+  q.save_outbox({"192.0.2.1/32", 4, 1, "c"});
+  EXPECT_EQ(q.pending(), 6u);
+  EXPECT_TRUE((*st)->load_outbox()->empty()) << "write-behind: nothing before flush()";
+  ASSERT_TRUE(q.flush().ok());
+  EXPECT_EQ(q.pending(), 0u);
+  EXPECT_EQ(q.unsaved(), 0u);
+  auto rows = (*st)->load_outbox();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].key, "192.0.2.2/32");
+  EXPECT_EQ((*rows)[0].seq, 3u);
+  EXPECT_EQ((*rows)[1].key, "192.0.2.1/32");
+  EXPECT_EQ((*rows)[1].value, "c");
+}
+
+// A database as xdpban with schema 2 wrote it (schema 1's tables and the
+// event log), with data: opened, it gains bans.origin and the fleet outbox.
+TEST_F(Store, Schema2UpgradesInPlaceToTheFleetSchema) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+        "CREATE TABLE bans(cidr TEXT PRIMARY KEY, jail TEXT NOT NULL, start INTEGER NOT NULL,"
+        " expiry INTEGER NOT NULL, count INTEGER NOT NULL, flags INTEGER NOT NULL, failures INTEGER NOT "
+        "NULL);"
+        "CREATE TABLE ban_history(jail TEXT NOT NULL, cidr TEXT NOT NULL, count INTEGER NOT NULL,"
+        " last INTEGER NOT NULL, PRIMARY KEY(jail, cidr));"
+        "CREATE TABLE file_positions(path TEXT PRIMARY KEY, inode INTEGER NOT NULL,"
+        " offset INTEGER NOT NULL, first_hash INTEGER NOT NULL);"
+        "CREATE TABLE journal_cursors(source TEXT PRIMARY KEY, cursor TEXT NOT NULL);"
+        "CREATE TABLE allow(cidr TEXT PRIMARY KEY);"
+        "CREATE TABLE ban_events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, jail TEXT NOT NULL, cidr TEXT NOT NULL, duration INTEGER NOT NULL,"
+        " failures INTEGER NOT NULL, count INTEGER NOT NULL, flags INTEGER NOT NULL,"
+        " reason TEXT NOT NULL DEFAULT '');"
+        "CREATE INDEX ban_events_time ON ban_events(time);"
+        "INSERT INTO meta VALUES('schema','2');"
+        "INSERT INTO bans VALUES('192.0.2.1','sshd',100,0,2,0,5);"
+        "INSERT INTO bans VALUES('2001:db8::/64','recidive',100,9999999999,1,1,0);"
+        "INSERT INTO ban_history VALUES('sshd','192.0.2.1',2,100);"
+        "INSERT INTO ban_events VALUES(1,5,'ban','sshd','192.0.2.1',600,5,1,0,'');"
+        "INSERT INTO allow VALUES('10.0.0.0/8');";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  {
+    auto st = StateStore::open(path_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    EXPECT_EQ((*st)->upgraded_from(), 2);
+    EXPECT_EQ(**(*st)->load_meta("schema"), "3");
+    auto bans = (*st)->load_bans();
+    ASSERT_TRUE(bans.ok()) << bans.error().message;
+    ASSERT_EQ(bans->size(), 2u);
+    for (const auto& b : *bans) EXPECT_EQ(b.origin, "") << b.cidr.str() << ": the old bans are this node's";
+    EXPECT_EQ((*st)->load_history()->at({"sshd", *Cidr::parse("192.0.2.1")}), 2);
+    EXPECT_EQ((*st)->load_allow()->size(), 1u);
+    size_t events = 0;
+    ASSERT_TRUE((*st)->for_each_event(0, 10, [&](const EventRecord&) { ++events; }).ok());
+    EXPECT_EQ(events, 1u);
+    EXPECT_TRUE((*st)->load_outbox()->empty());
+    ASSERT_TRUE((*st)->save_ban(BanRecord{*Cidr::parse("192.0.2.9"), "sshd", 1, 0, 1, 8, 0, "edge-c"}).ok());
+    ASSERT_TRUE((*st)->save_outbox({"192.0.2.9/32", 1, 1, "{}"}).ok());
+  }
+  auto again = StateStore::open(path_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->upgraded_from(), 3) << "nothing to do the second time";
+  EXPECT_EQ((*again)->load_bans()->size(), 3u);
+  EXPECT_EQ((*again)->load_outbox()->size(), 1u);
+  auto ro = StateStore::open_readonly(path_);
+  ASSERT_TRUE(ro.ok()) << ro.error().message;
+  EXPECT_EQ(*(*ro)->report(0, 10, 10)->active_bans, 3u);
 }
 
 }  // namespace

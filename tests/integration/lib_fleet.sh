@@ -62,6 +62,11 @@ fleet_cleanup() {
       [ -f "$f" ] || continue
       echo "--- last lines of $f" >&2; tail -15 "$f" >&2
     done
+    local x
+    for x in "${!NPID[@]}"; do
+      [ -n "${NPID[$x]}" ] || continue
+      echo "--- fleet status of $x: $(fleet_status "$x" 2>&1)" >&2
+    done
     echo "fleet test logs kept in $keep" >&2
   fi
   for p in "${NPID[@]}" "${BPID[@]}" "${FLEET_PIDS[@]}"; do
@@ -265,6 +270,10 @@ expect_no_ban() {
 fleet_status() { xb "$1" fleet status --json; }
 fleet_field() { json_get "$(fleet_status "$1" 2>/dev/null)" "$2" 2>/dev/null; }
 fleet_connected() { [ "$(fleet_field "$1" 'd["connected"]')" = True ]; }
+# fleet_is X EXPR: EXPR (python, on the status `d`) is true for node X; for wait_until.
+fleet_is() { [ "$(fleet_field "$1" "$2")" = True ]; }
+# fleet_ready X: connected and the bucket's snapshot read.
+fleet_ready() { [ "$(fleet_field "$1" 'd["connected"] and d["snapshot_done"]')" = True ]; }
 
 # expect_reach_nodes FAMILY yes|no WHAT X...: lib.sh's expect_reach from the
 # attacker to each node X, all nodes probed at once.

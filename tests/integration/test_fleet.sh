@@ -23,7 +23,7 @@ single_start
 for x in a b c; do node_conf "$x"; done
 for x in a b c; do node_start "$x"; done
 for x in a b c; do
-  wait_until 10 fleet_connected "$x" || fail "node $x not connected to the broker: $(fleet_status "$x" 2>&1)"
+  wait_until 10 fleet_ready "$x" || fail "node $x not connected to the broker: $(fleet_status "$x" 2>&1)"
 done
 st=$(fleet_status a)
 json_get "$st" 'd["enabled"] and d["node"] == "a" and d["bucket"] == "xdpban-test" and d["server"] == "nats://10.77.0.51:4222"' |
@@ -70,7 +70,7 @@ node_start c
 for c in "${late[@]}"; do expect_ban c "$c" a 10; done
 ok "late joiner c has all ${#late[@]} bans $((($(date +%s%N) - t0) / 1000000)) ms after its exec"
 no_ban c "$A6" || fail "c resurrected a ban unbanned before it joined"
-wait_until 5 test "$(fleet_field c 'd["snapshot_done"]')" = True || fail "c: snapshot_done: $(fleet_status c)"
+wait_until 5 fleet_is c 'd["snapshot_done"]' || fail "c: snapshot_done: $(fleet_status c)"
 expect_reach_nodes 4 no "late joiner c enforces the snapshot" c
 
 # --- d. broker killed and restarted: outbox flush, missed deletes --------------------
@@ -78,9 +78,10 @@ xb a unban "$A4" >/dev/null || fail "unban on a"
 for x in b c; do expect_no_ban "$x" "$A4"; done
 broker_kill k1
 for x in a b; do wait_until 10 eval "! fleet_connected $x" || fail "$x still connected with the broker killed"; done
-st=$(fleet_status a)
-json_get "$st" 'd["last_error"] != ""' | grep -qx True || fail "broker down but no last_error: $st"
-ok "broker k1 killed (SIGKILL): a and b report not connected: $(json_get "$st" 'd["last_error"]')"
+for x in a b; do
+  node_log_has "$x" "disconnected from nats://10.77.0.51:4222" || fail "$x's log does not say it lost the broker"
+done
+ok "broker k1 killed (SIGKILL): a and b report not connected and log it"
 t0=$(date +%s%N)
 node_fail a "$A4"
 expect_ban a "$A4" ""
@@ -98,7 +99,7 @@ for x in b c; do expect_ban "$x" "$A4" a 20; done
 ok "broker back: a's ban made while it was down reached b and c $((($(date +%s%N) - t0) / 1000000)) ms after it was healthy"
 for x in b c; do expect_no_ban "$x" 203.0.113.1 10; done
 for x in a c; do expect_no_ban "$x" 203.0.113.2 10; done
-for x in a b; do wait_until 10 test "$(fleet_field "$x" 'd["outbox"]')" = 0 || fail "$x's outbox not flushed: $(fleet_status "$x")"; done
+for x in a b; do wait_until 10 fleet_is "$x" 'd["outbox"] == 0' || fail "$x's outbox not flushed: $(fleet_status "$x")"; done
 ok "unbans made on a and b while the broker was down propagated; outboxes empty"
 expect_reach_nodes 4 no "after the broker's restart" a b c
 # a node that misses a delete (down while it happens) drops the ban at its next snapshot
@@ -120,7 +121,7 @@ cluster_start
 servers=$(fleet_servers k1 k2 k3)
 for x in a b c; do node_conf "$x" "servers = $servers" "bucket = xdpban-r3" "replicas = 3"; done
 for x in a b c; do node_start "$x"; done
-for x in a b c; do wait_until 15 fleet_connected "$x" || fail "node $x not connected to the cluster: $(fleet_status "$x")"; done
+for x in a b c; do wait_until 15 fleet_ready "$x" || fail "node $x not connected to the cluster: $(fleet_status "$x")"; done
 wait_until 10 broker_stream k1 KV_xdpban-r3 >/dev/null || fail "no stream KV_xdpban-r3 on the cluster"
 r=$(broker_stream k1 KV_xdpban-r3 | python3 -c "import json,sys; print(json.load(sys.stdin)['config']['num_replicas'])")
 [ "$r" = 3 ] || fail "bucket xdpban-r3 has $r replicas, want 3"

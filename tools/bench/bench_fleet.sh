@@ -70,7 +70,7 @@ if want local; then
   down=$("$PROBE" latency --pin-dir "$(fleet_pin a)" --log "$FT/a/auth.log" --trials "$trials" --maxretry 3 --net 3 --timeout 2)
   echo "   broker down:  $down (outbox $(fleet_field a 'd["outbox"]'))"
   single_start
-  wait_until 30 test "$(fleet_field a 'd["connected"] and d["outbox"] == 0')" = True ||
+  wait_until 30 fleet_is a 'd["connected"] and d["outbox"] == 0' ||
     echo "   (a: outbox not flushed 30 s after the restart: $(fleet_status a))"
   again=$("$PROBE" latency --pin-dir "$(fleet_pin a)" --log "$FT/a/auth.log" --trials "$trials" --maxretry 3 --net 4 --timeout 2)
   echo "   broker again: $again"
@@ -103,7 +103,7 @@ if want catchup; then
   wait "$wpid"
   w=$(cat "$FT/wait.json")
   echo "   c answered its socket after $ready_ms ms; maps: $w"
-  wait_until 60 test "$(fleet_field c 'd["snapshot_done"]')" = True
+  wait_until 60 fleet_is c 'd["snapshot_done"]'
   echo "   c: $(fleet_status c | python3 -c "import json,sys; d=json.load(sys.stdin); print('received', d['received'], 'applied', d['applied'], 'rejected', d['rejected'], 'snapshot_done', d['snapshot_done'])"); RSS $(awk '/VmRSS/ {print $2, $3}' "/proc/${NPID[c]}/status")"
   all=$(json_get "$w" 'd.get("all_s", -1)')
   grep "fleet:" "$FT/c/daemon.log" | sed 's/^/   c: /'

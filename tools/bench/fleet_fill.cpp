@@ -61,6 +61,7 @@ int fill(const std::string& server, const std::string& bucket, uint32_t count, u
   jsOptions_Init(&jo);
   jo.PublishAsync.MaxPending = max_pending;
   jo.PublishAsync.ErrHandler = on_pub_error;
+  jo.PublishAsync.StallWait = 1000;
   jo.Wait = 10000;
   jsCtx* js = nullptr;
   check(natsConnection_JetStream(&js, nc, &jo), "jetstream");
@@ -84,8 +85,12 @@ int fill(const std::string& server, const std::string& bucket, uint32_t count, u
   auto t0 = Clock::now();
   for (uint32_t i = 0; i < count; ++i) {
     std::string subj = prefix + host(base, i) + "/32";
-    check(js_PublishAsync(js, subj.c_str(), value.data(), static_cast<int>(value.size()), nullptr),
-          "publish " + subj);
+    // A stall (max_pending in flight for StallWait) is the broker being slow, not an error: again.
+    natsStatus ps;
+    while ((ps = js_PublishAsync(js, subj.c_str(), value.data(), static_cast<int>(value.size()), nullptr)) ==
+           NATS_TIMEOUT)
+      ;
+    check(ps, "publish " + subj);
   }
   jsPubOptions po;
   jsPubOptions_Init(&po);

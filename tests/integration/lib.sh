@@ -41,16 +41,17 @@ drop_pair() {
   ip netns del "${1}a" 2>/dev/null || true
 }
 
-# ping_ok FAMILY: does a ping from the attacker reach the victim?
+# ping_ok FAMILY: does a ping from the attacker reach the victim? (The victim's
+# addresses are DST4/DST6 when set, make_pair's otherwise.)
 ping_ok() {
-  local dst=10.213.0.1; [ "$1" = 6 ] && dst=fd00:213::1
+  local dst=${DST4:-10.213.0.1}; [ "$1" = 6 ] && dst=${DST6:-fd00:213::1}
   inns "$ANS" ping -"$1" -c 1 -W "${WAIT:-2}" "$dst" >/dev/null 2>&1
 }
 
 # udp_ok FAMILY: is a UDP datagram to port 5060 from the attacker delivered?
 udp_ok() {
-  local dst=10.213.0.1 bind=0.0.0.0 af=AF_INET
-  [ "$1" = 6 ] && { dst=fd00:213::1; bind=::; af=AF_INET6; }
+  local dst=${DST4:-10.213.0.1} bind=0.0.0.0 af=AF_INET
+  [ "$1" = 6 ] && { dst=${DST6:-fd00:213::1}; bind=::; af=AF_INET6; }
   local out; out=$(mktemp)
   inns "$VNS" python3 -c "
 import socket,sys

@@ -130,12 +130,11 @@ void FleetSync::on_ready() {
             outbox_.empty() ? "" : fmt::format("; sending {} changes from the outbox", outbox_.size()));
         break;
       case FleetLink::Event::kDisconnected:
-        spdlog::warn("fleet: {}; bans here go on, and changes wait in the outbox until the broker is back",
-                     e.text);
+        spdlog::warn("{}; bans here go on, and changes wait in the outbox until the broker is back", e.text);
         break;
       case FleetLink::Event::kError:
         last_error_ = e.text;
-        spdlog::error("fleet: {}; banning locally goes on", e.text);
+        spdlog::error("{}; banning locally goes on", e.text);
         break;
     }
   }

@@ -29,9 +29,12 @@ constexpr milliseconds kRetryPause{250};  // before retrying a failed op or watc
 constexpr milliseconds kBackoffMin{250};  // between connect / bind attempts, doubling
 constexpr milliseconds kBackoffMax{4000};
 constexpr milliseconds kClosedWait{5000};  // for libnats' closed callback after destroying
-constexpr int64_t kWatchWaitMs = 60000;    // for the watcher's consumer to be set up
-constexpr int64_t kIdleNextMs = 200;       // watcher poll while nothing is batched
-constexpr int kConflictRetries = 1000;     // revision conflicts in a row before pausing
+// For the watcher's consumer to be set up: about 1 s for a million keys, and
+// a JetStream cluster that is electing a new leader (a server lost) drops the
+// request unanswered, so a lost one is retried soon rather than waited out.
+constexpr int64_t kWatchWaitMs = 10000;
+constexpr int64_t kIdleNextMs = 200;    // watcher poll while nothing is batched
+constexpr int kConflictRetries = 1000;  // revision conflicts in a row before pausing
 
 // nats.c's last error of this thread, without its "(file.c:123): " prefix, in
 // lower case ("Authorization Violation" -> "authorization violation").
@@ -547,6 +550,12 @@ void FleetLink::Impl::run_watcher() {
       again = !pump(w, id, gen);
     } else if (s != NATS_OK) {
       again = true;
+      std::string url;
+      {
+        std::lock_guard lk(mu);
+        url = server;
+      }
+      report_error("fleet: " + url + ": watching the bucket: " + nats_error_text(s) + " (trying again)");
     }
     if (w) kvWatcher_Destroy(w);
     {

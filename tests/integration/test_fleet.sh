@@ -93,6 +93,12 @@ expect_reach_nodes 4 no "broker down: a's local ban" a
 expect_reach_nodes 4 yes "broker down: b does not know a's new ban yet" b
 [ "$(fleet_field a 'd["outbox"] >= 2')" = True ] || fail "a's outbox should hold a put and a delete: $(fleet_status a)"
 [ "$(fleet_field b 'd["outbox"] >= 1')" = True ] || fail "b's outbox should hold a delete: $(fleet_status b)"
+# the outbox is in the state database: a restart of a with the broker still down keeps it
+node_stop a TERM
+node_start a
+[ "$(fleet_field a 'd["outbox"] >= 2')" = True ] || fail "a's outbox lost by a restart: $(fleet_status a)"
+has_ban a "$A4" || fail "a lost its local ban across the restart"
+ok "a restarted with the broker down: its outbox came back from the state database"
 single_start  # the same store: the bucket is still there
 t0=$(date +%s%N)
 for x in b c; do expect_ban "$x" "$A4" a 20; done

@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "core/duration.h"
-#include "core/fleet.h"
 #include "xdpban/abi.h"
 
 namespace xdpban {
@@ -85,8 +84,7 @@ Result<BanManager::Outcome> BanManager::ban(const std::string& jail, const Cidr&
   if (it != active_.end()) {
     BanRecord& cur = it->second;
     // Prolong, never shorten: a permanent ban stays permanent.
-    bool longer = cur.expiry != 0 && (rec.expiry == 0 || rec.expiry > cur.expiry);
-    if (!longer) return Outcome{Outcome::kAlreadyBanned, cur, {}};
+    if (!outlasts(rec.expiry, cur.expiry)) return Outcome{Outcome::kAlreadyBanned, cur, {}};
     if (!cur.origin.empty()) {
       // Another node's ban, outlasted by this one: it is ours from now on.
       rec.count = cur.count;
@@ -132,9 +130,7 @@ Result<BanManager::Outcome> BanManager::apply_remote(const BanRecord& remote, in
     return Outcome{Outcome::kBanned, rec, {}};
   }
   BanRecord& cur = it->second;
-  FleetRecord theirs{rec.cidr, rec.jail, rec.origin, rec.start, rec.expiry, rec.failures};
-  FleetRecord ours{cur.cidr, cur.jail, cur.origin, cur.start, cur.expiry, cur.failures};
-  if (!fleet_record_wins(theirs, ours)) return Outcome{Outcome::kAlreadyBanned, cur, {}};
+  if (!outlasts(rec.expiry, cur.expiry)) return Outcome{Outcome::kAlreadyBanned, cur, {}};
   const BanRecord before = cur;
   if (cur.origin.empty()) {
     cur.expiry = rec.expiry;  // still this node's ban, for longer

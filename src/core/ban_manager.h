@@ -29,6 +29,12 @@ struct BanRecord {
   std::string origin;  // "" = this node; else the fleet node that published it (flags has XDPBAN_BAN_FLEET)
 };
 
+// Whether a ban until `expiry` ends later than one until `other` (unix
+// seconds; 0 = permanent, which nothing outlasts).
+constexpr bool outlasts(int64_t expiry, int64_t other) {
+  return other != 0 && (expiry == 0 || expiry > other);
+}
+
 // Jail names travel in the maps (XDPBAN_JAIL_NAME_LEN): 1-31 characters,
 // letters, digits, - _ . ; the error names the input.
 Status check_jail_name(const std::string& name);

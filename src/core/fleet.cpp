@@ -105,9 +105,7 @@ Result<FleetRecord> decode_fleet_record(std::string_view key, std::string_view v
 }
 
 bool fleet_record_wins(const FleetRecord& candidate, const FleetRecord& existing) {
-  if (existing.expiry == 0) return false;
-  if (candidate.expiry == 0) return true;
-  return candidate.expiry > existing.expiry;
+  return outlasts(candidate.expiry, existing.expiry);
 }
 
 Status check_node_name(const std::string& name) {

@@ -142,11 +142,15 @@ Result<int64_t> parse_seconds(const std::string& v, bool allow_permanent) {
   return parse_duration(t);
 }
 
+// The items of a list option, separated by commas, blanks or both.
+std::vector<std::string> list_words(std::string v) {
+  std::replace(v.begin(), v.end(), ',', ' ');
+  return words(v);
+}
+
 Result<std::vector<Cidr>> parse_cidrs(const std::string& v) {
   std::vector<Cidr> out;
-  std::string s = v;
-  std::replace(s.begin(), s.end(), ',', ' ');
-  for (const auto& w : words(s)) {
+  for (const auto& w : list_words(v)) {
     auto c = Cidr::parse(w);
     if (!c)
       return invalid("'" + w + "' is not an IP address or network (xdpban does not resolve host names here)");
@@ -174,9 +178,7 @@ std::set<std::string> known_references(const std::string& text) {
 // A list of jail names for [fleet] publish/accept: "*" (all), "none" or
 // nothing (none), or names separated by spaces or commas.
 Result<std::vector<std::string>> parse_jail_list(const std::string& v) {
-  std::string t = v;
-  std::replace(t.begin(), t.end(), ',', ' ');
-  std::vector<std::string> out = words(t);
+  std::vector<std::string> out = list_words(v);
   if (out.size() == 1 && to_lower(out[0]) == "none") return std::vector<std::string>{};
   for (const auto& w : out)
     if (w != "*")
@@ -207,9 +209,7 @@ Status parse_fleet(const IniOptions& o, const std::string& path, const FileSourc
       f->enabled = *b;
       enabled_at = &val;
     } else if (key == "servers") {
-      std::string t = v;
-      std::replace(t.begin(), t.end(), ',', ' ');
-      f->servers = words(t);
+      f->servers = list_words(v);
       for (const auto& url : f->servers) {
         auto scheme = url.find("://");
         std::string name = scheme == std::string::npos ? "" : to_lower(url.substr(0, scheme));

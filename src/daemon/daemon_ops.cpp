@@ -258,13 +258,8 @@ std::string Daemon::metrics_text() {
 // Without a broker, or with a bad one, bans here go on: the fleet's trouble is
 // logged (and shown by `xdpban fleet status`), never fatal.
 void Daemon::start_fleet() {
-  FleetSettings s = cfg_.daemon.fleet;
+  const FleetSettings& s = cfg_.daemon.fleet;  // node: the host name unless set (config.cpp)
   if (!s.enabled) return;
-  if (s.node.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    s.node = host;
-  }
   Daemon* self = this;
   auto f = FleetSync::start(s, *bans_, *writes_, *store_, [self](const BanEvent& e) { self->announce(e); });
   if (!f) {

@@ -100,12 +100,7 @@ void FleetSync::on_ready() {
   for (const auto& e : events) {
     switch (e.kind) {
       case FleetLink::Event::kEntry:
-        if (e.watch != watch_) {  // a new watch: its snapshot comes first
-          watch_ = e.watch;
-          snapshot_done_ = false;
-          seen_.clear();
-          snapshot_applied_ = snapshot_rejected_ = 0;
-        }
+        begin_watch(e.watch);
         entry(e);
         break;
       case FleetLink::Event::kSnapshotDone:
@@ -138,6 +133,15 @@ void FleetSync::on_ready() {
         break;
     }
   }
+}
+
+// A new watch (after a start or reconnect) sends its snapshot first.
+void FleetSync::begin_watch(uint64_t watch) {
+  if (watch == watch_) return;
+  watch_ = watch;
+  snapshot_done_ = false;
+  seen_.clear();
+  snapshot_applied_ = snapshot_rejected_ = 0;
 }
 
 void FleetSync::unban(const Cidr& cidr, const std::string& why) {
@@ -241,11 +245,7 @@ void FleetSync::entry(const FleetLink::Event& e) {
 }
 
 void FleetSync::snapshot_done(uint64_t watch) {
-  if (watch != watch_) {  // a snapshot with no entries at all
-    watch_ = watch;
-    seen_.clear();
-    snapshot_applied_ = snapshot_rejected_ = 0;
-  }
+  begin_watch(watch);  // a snapshot with no entries at all has none before this
   snapshot_done_ = true;
   // Fleet bans the bucket no longer holds were deleted (or expired) while we
   // were not watching; bans of ours it lacks were lost (a new bucket) or never

@@ -61,6 +61,7 @@ class FleetSync {
       : settings_(s), bans_(bans), writes_(writes), announce_(std::move(announce)) {}
   bool shares(const BanRecord& b) const;  // a ban of ours that belongs in the bucket
   void send(FleetLink::Op::Kind kind, const Cidr& cidr, std::string value);
+  void begin_watch(uint64_t watch);
   void entry(const FleetLink::Event& e);
   void snapshot_done(uint64_t watch);
   void unban(const Cidr& cidr, const std::string& why);

@@ -4,8 +4,10 @@
  * order; does not own parsing (parse.bpf.h) or the verdict policy's counters.
  *
  * Lookup order, cheapest first, so legitimate traffic stays in cache:
- *   host prefilter (1 bit test in an in-cache Bloom filter) -> host table
- *   (one cache line per probe) -> network prefilter -> network LPM trie.
+ *   host prefilter (a Bloom word in cache) -> IPv4: host index (one cache
+ *   line: exact address and a coarse expiry), the host hash map only when the
+ *   index says so; IPv6: the host hash map -> network prefilter -> network
+ *   LPM trie.
  * The allow tries are consulted only when a ban matched; an allow hit wins. */
 #ifndef XDPBAN_CLASSIFY_BPF_H
 #define XDPBAN_CLASSIFY_BPF_H
@@ -17,30 +19,39 @@
 
 /* Set by the loader between open and load (from the pinned meta map). */
 const volatile __u32 xdpban_seed = 0;
-const volatile __u32 xdpban_host4_buckets = 1; /* power of two */
-const volatile __u32 xdpban_host6_buckets = 1;
+const volatile __u32 xdpban_hidx4_lines = XDPBAN_HIDX_MIN_LINES;
 const volatile __u32 xdpban_bloom4_words = 1; /* power of two */
 const volatile __u32 xdpban_bloom6_words = 1;
 
 /* Default sizes; the loader overrides max_entries from its configuration or
  * from already pinned maps. */
+/* Preallocated: 88 B per IPv4 host of capacity (72 B element, 16 B bucket)
+ * against ~131 B allocated per entry without preallocation, and faster
+ * inserts. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct xdpban_host4);
-	__uint(max_entries, 1 << 21);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct xdpban_host4_key);
+	__type(value, struct xdpban_ban);
+	__uint(max_entries, 1 << 20);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdpban_hosts4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct xdpban_host6_key);
+	__type(value, struct xdpban_ban);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdpban_hosts6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct xdpban_host6);
-	__uint(max_entries, 1 << 21);
+	__type(value, struct xdpban_hidx4_line);
+	__uint(max_entries, XDPBAN_HIDX_MIN_LINES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xdpban_hosts6 SEC(".maps");
+} xdpban_hidx4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -205,44 +216,58 @@ static __always_inline int xdpban_guard_test(void *guard, __u32 bit)
 	return word && (*word & (1ULL << (bit & 63)));
 }
 
-/* Host table probe: linear over slots from the home bucket's first slot,
- * ending at the first empty slot. */
-static __always_inline int xdpban_host4_lookup(__u32 saddr, __u64 h, __u64 *now, struct xdpban_stats *st)
+/* The exact answer for a host: its entry in a host hash map. */
+static __always_inline int xdpban_host_map_lookup(void *map, const void *key, __u64 *now,
+						   struct xdpban_stats *st)
 {
-	__u32 base = xdpban_bucket(h, xdpban_host4_buckets) * XDPBAN_HOST4_PER_BUCKET;
-	__u32 mask = xdpban_host4_buckets * XDPBAN_HOST4_PER_BUCKET - 1;
+	struct xdpban_ban *b = bpf_map_lookup_elem(map, key);
 
-	st->host_probes++;
-	for (__u32 i = 0; i < XDPBAN_MAX_PROBE * XDPBAN_HOST4_PER_BUCKET; i++) {
-		__u32 idx = (base + i) & mask;
-		struct xdpban_host4 *s = bpf_map_lookup_elem(&xdpban_hosts4, &idx);
-
-		if (!s || s->state == XDPBAN_SLOT_EMPTY)
-			return XDPBAN_MATCH_NONE;
-		if (s->state == XDPBAN_SLOT_USED && *(__u32 *)s->addr == saddr)
-			return xdpban_live(s->expires_ns, now) ? XDPBAN_MATCH_BANNED : XDPBAN_MATCH_EXPIRED;
-	}
-	return XDPBAN_MATCH_NONE;
+	st->host_exact++;
+	if (!b)
+		return XDPBAN_MATCH_NONE;
+	return xdpban_live(b->expires_ns, now) ? XDPBAN_MATCH_BANNED : XDPBAN_MATCH_EXPIRED;
 }
 
-static __always_inline int xdpban_host6_lookup(const __u64 *saddr, __u64 h, __u64 *now,
-					       struct xdpban_stats *st)
+/* IPv4 host lookup: the index line (and its neighbour when the line
+ * overflowed); the hash map only when the line spilled or the expiry code
+ * cannot prove the ban live. */
+static __always_inline int xdpban_host4_lookup(const __u8 *saddr_bytes, __u64 *now, struct xdpban_stats *st)
 {
-	__u32 base = xdpban_bucket(h, xdpban_host6_buckets) * XDPBAN_HOST6_PER_BUCKET;
-	__u32 mask = xdpban_host6_buckets * XDPBAN_HOST6_PER_BUCKET - 1;
+	__u32 h = xdpban_perm4(saddr_bytes, xdpban_seed);
+	__u32 n = xdpban_hidx4_lines;
+	__u32 line = xdpban_hidx_line(h, n), q = xdpban_hidx_quotient(h, n), zero = 0, code = 0;
+	struct xdpban_hidx4_line *l = bpf_map_lookup_elem(&xdpban_hidx4, &line);
+	struct xdpban_host4_key key;
+	struct xdpban_meta *meta;
+	int i;
 
 	st->host_probes++;
-	for (__u32 i = 0; i < XDPBAN_MAX_PROBE * XDPBAN_HOST6_PER_BUCKET; i++) {
-		__u32 idx = (base + i) & mask;
-		struct xdpban_host6 *s = bpf_map_lookup_elem(&xdpban_hosts6, &idx);
+	if (!l)
+		return XDPBAN_MATCH_NONE;
+	/* Slot numbers are masked to 0..15: word 15 of a line is its header. */
+	i = xdpban_hidx_find(l, q, 0);
+	if (i >= 0) {
+		code = ((const __u32 *)l)[i & 15] & 0xffff;
+	} else if (l->header & XDPBAN_HIDX_OVERFLOW) {
+		__u32 next = line + 1 < n ? line + 1 : 0;
+		struct xdpban_hidx4_line *l2 = bpf_map_lookup_elem(&xdpban_hidx4, &next);
 
-		if (!s || s->state == XDPBAN_SLOT_EMPTY)
-			return XDPBAN_MATCH_NONE;
-		if (s->state == XDPBAN_SLOT_USED && ((__u64 *)s->addr)[0] == saddr[0] &&
-		    ((__u64 *)s->addr)[1] == saddr[1])
-			return xdpban_live(s->expires_ns, now) ? XDPBAN_MATCH_BANNED : XDPBAN_MATCH_EXPIRED;
+		i = l2 ? xdpban_hidx_find(l2, q, 1) : -1;
+		if (l2 && i >= 0)
+			code = ((const __u32 *)l2)[i & 15] & 0xffff;
 	}
-	return XDPBAN_MATCH_NONE;
+	__builtin_memcpy(key.addr, saddr_bytes, 4);
+	if (i < 0)
+		return (l->header & XDPBAN_HIDX_SPILL) ? xdpban_host_map_lookup(&xdpban_hosts4, &key, now, st)
+						       : XDPBAN_MATCH_NONE;
+	if (code == XDPBAN_HIDX_PERMANENT)
+		return XDPBAN_MATCH_BANNED;
+	meta = bpf_map_lookup_elem(&xdpban_meta, &zero);
+	if (!*now)
+		*now = xdpban_boot_now();
+	if (meta && *now >= meta->epoch_ns && ((*now - meta->epoch_ns) >> XDPBAN_HIDX_UNIT_SHIFT) + 1 < code)
+		return XDPBAN_MATCH_BANNED;
+	return xdpban_host_map_lookup(&xdpban_hosts4, &key, now, st);
 }
 
 /* Longest-prefix match on a network trie; when the match has expired, a
@@ -279,7 +304,7 @@ static __always_inline int xdpban_combine(int host, int net)
 
 /* The source address is read as it sits in the packet (network byte order);
  * the tables store addresses as bytes, so both compare byte for byte. */
-static __always_inline int xdpban_classify4(const __u8 *saddr_bytes, __u32 saddr, struct xdpban_stats *st)
+static __always_inline int xdpban_classify4(const __u8 *saddr_bytes, struct xdpban_stats *st)
 {
 	__u64 now = 0;
 	__u64 h = xdpban_hash4(saddr_bytes, xdpban_seed);
@@ -287,7 +312,7 @@ static __always_inline int xdpban_classify4(const __u8 *saddr_bytes, __u32 saddr
 	__u32 block = ((__u32)saddr_bytes[0] << 12) | ((__u32)saddr_bytes[1] << 4) | (saddr_bytes[2] >> 4);
 
 	if (xdpban_bloom_test(&xdpban_bloom4, h, xdpban_bloom4_words))
-		host = xdpban_host4_lookup(saddr, h, &now, st);
+		host = xdpban_host4_lookup(saddr_bytes, &now, st);
 	if (host != XDPBAN_MATCH_BANNED && xdpban_guard_test(&xdpban_nguard4, block)) {
 		struct xdpban_lpm4_key k = {.prefixlen = 32};
 
@@ -301,14 +326,17 @@ static __always_inline int xdpban_classify4(const __u8 *saddr_bytes, __u32 saddr
 static __always_inline int xdpban_classify6(const __u8 *saddr_bytes, struct xdpban_stats *st)
 {
 	__u64 now = 0;
-	__u64 saddr[2];
 	__u64 h = xdpban_hash6(saddr_bytes, xdpban_seed);
 	int host = XDPBAN_MATCH_NONE, net = XDPBAN_MATCH_NONE;
 	__u32 block = (__u32)xdpban_hash6_block(saddr_bytes, xdpban_seed) & ((1u << XDPBAN_NGUARD4_BITS) - 1);
 
-	__builtin_memcpy(saddr, saddr_bytes, 16);
-	if (xdpban_bloom_test(&xdpban_bloom6, h, xdpban_bloom6_words))
-		host = xdpban_host6_lookup(saddr, h, &now, st);
+	if (xdpban_bloom_test(&xdpban_bloom6, h, xdpban_bloom6_words)) {
+		struct xdpban_host6_key key;
+
+		__builtin_memcpy(key.addr, saddr_bytes, 16);
+		st->host_probes++;
+		host = xdpban_host_map_lookup(&xdpban_hosts6, &key, &now, st);
+	}
 	if (host != XDPBAN_MATCH_BANNED && xdpban_guard_test(&xdpban_nguard6, block)) {
 		struct xdpban_lpm6_key k = {.prefixlen = 128};
 
@@ -369,7 +397,7 @@ static __always_inline int xdpban_ban_verdict(struct xdp_md *ctx, int parsed, st
 		if ((void *)(ip + 1) > data_end)
 			return XDP_PASS;
 		*saddr = (const __u8 *)&ip->saddr;
-		m = xdpban_classify4((const __u8 *)&ip->saddr, ip->saddr, st);
+		m = xdpban_classify4((const __u8 *)&ip->saddr, st);
 		if (m == XDPBAN_MATCH_BANNED) {
 			if (!xdpban_allowed4((const __u8 *)&ip->saddr)) {
 				st->dropped_v4++;

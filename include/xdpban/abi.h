@@ -8,13 +8,14 @@
 
 #include <linux/types.h>
 
-#define XDPBAN_ABI_VERSION 1
+#define XDPBAN_ABI_VERSION 2
 #define XDPBAN_PIN_DIR "/sys/fs/bpf/xdpban"
 
 /* Map names (kernel object names are limited to 15 characters). */
-#define XDPBAN_MAP_HOSTS4 "xdpban_hosts4"   /* single IPv4 hosts: open-addressing table */
-#define XDPBAN_MAP_HOSTS6 "xdpban_hosts6"   /* single IPv6 hosts */
-#define XDPBAN_MAP_BLOOM4 "xdpban_bloom4"   /* in-cache prefilter in front of hosts4 */
+#define XDPBAN_MAP_HOSTS4 "xdpban_hosts4"   /* banned IPv4 hosts: hash map, address -> ban */
+#define XDPBAN_MAP_HOSTS6 "xdpban_hosts6"   /* banned IPv6 hosts: hash map */
+#define XDPBAN_MAP_HIDX4 "xdpban_hidx4"     /* compact index of hosts4 that the program reads */
+#define XDPBAN_MAP_BLOOM4 "xdpban_bloom4"   /* in-cache prefilter in front of hidx4 */
 #define XDPBAN_MAP_BLOOM6 "xdpban_bloom6"
 #define XDPBAN_MAP_NETS4 "xdpban_nets4"     /* banned IPv4 networks: LPM trie */
 #define XDPBAN_MAP_NETS6 "xdpban_nets6"
@@ -33,21 +34,37 @@
 
 #define XDPBAN_PROG_NAME "xdpban_xdp"
 
-/* Host table geometry. A bucket is one 64-byte cache line of slots; a lookup
- * probes at most XDPBAN_MAX_PROBE consecutive buckets and stops at the first
- * bucket that has an empty slot. A host that cannot be placed within that
- * bound goes to the LPM trie as a /32 or /128 instead, so the bound never
- * loses a ban. */
-#define XDPBAN_CACHELINE 64
-#define XDPBAN_HOST4_PER_BUCKET 4
-#define XDPBAN_HOST6_PER_BUCKET 2
-#define XDPBAN_MAX_PROBE 8
+/* Host bans live in hash maps (xdpban_hosts4/6: key = the address, value =
+ * struct xdpban_ban), which bpftool dumps and looks up by address. The
+ * program does not read xdpban_hosts4 on its fast path: it reads
+ * xdpban_hidx4, an exact index of the same hosts in 4 bytes each, so 1M bans
+ * take ~5 MiB and a lookup reads one cache line.
+ *
+ * Index of IPv4 hosts. h = xdpban_perm4(address) is a bijection of the 32
+ * address bits; with H = h * lines (64 bits), the line is H >> 32 and the
+ * quotient bits 16-31 of H. Hosts of one line differ in H by multiples of
+ * lines >= 2^16, so their quotients differ: a slot stores only the quotient,
+ * a match is exact, and no division is needed. A line holds 15 slots; a host
+ * lives in its home line, or in the
+ * next line when its home is full (marked "displaced" there, and its home
+ * marked "overflow"), or else only in the hash map (its home marked "spill",
+ * and the program then looks in the hash map). A slot's low 16 bits say how
+ * long the ban is certainly live (see xdpban_hidx_code); near and after that
+ * time the program reads the exact expiry from the hash map, so a coarse code
+ * never ends or extends a ban. */
+#define XDPBAN_HIDX_SLOTS 15
+#define XDPBAN_HIDX_MIN_LINES 65536 /* quotients stay exact (see above) */
+#define XDPBAN_HIDX_USED(i) (1u << (i))                     /* header: slot i holds a host */
+#define XDPBAN_HIDX_DISPLACED(i) (1u << (XDPBAN_HIDX_SLOTS + (i))) /* ... whose home is the previous line */
+#define XDPBAN_HIDX_OVERFLOW (1u << 30) /* hosts of this line sit in the next line */
+#define XDPBAN_HIDX_SPILL (1u << 31)    /* hosts of this line sit only in the hash map */
+/* Expiry codes count units of 2^36 ns (68.7 s) after meta.epoch_ns. */
+#define XDPBAN_HIDX_UNIT_SHIFT 36
+#define XDPBAN_HIDX_PERMANENT 0
 
-/* Slot states. */
-enum xdpban_slot_state {
-	XDPBAN_SLOT_EMPTY = 0,   /* never used: ends a probe chain */
-	XDPBAN_SLOT_USED = 1,    /* holds a ban */
-	XDPBAN_SLOT_DELETED = 2, /* tombstone: a probe chain continues past it */
+struct xdpban_hidx4_line {
+	__u32 slot[XDPBAN_HIDX_SLOTS]; /* quotient << 16 | expiry code */
+	__u32 header;                  /* XDPBAN_HIDX_* bits */
 };
 
 /* Ban flags (origin of a ban, for listing and reconciliation). */
@@ -62,21 +79,12 @@ enum xdpban_ban_flags {
  * 0 means permanent. An entry whose expiry has passed is ignored by the
  * program, so bans end on time even when no daemon runs. */
 
-struct xdpban_host4 {
+struct xdpban_host4_key {
 	__u8 addr[4];
-	__u16 jail;
-	__u8 state; /* enum xdpban_slot_state */
-	__u8 flags; /* enum xdpban_ban_flags */
-	__u64 expires_ns;
 };
 
-struct xdpban_host6 {
+struct xdpban_host6_key {
 	__u8 addr[16];
-	__u64 expires_ns;
-	__u16 jail;
-	__u8 state;
-	__u8 flags;
-	__u32 pad;
 };
 
 struct xdpban_lpm4_key {
@@ -89,8 +97,9 @@ struct xdpban_lpm6_key {
 	__u8 addr[16];
 };
 
-/* Value of the banned-network tries. prefixlen repeats the key's, so when
- * the longest match has expired the program can look for a shorter live one. */
+/* Value of the host maps and the banned-network tries. prefixlen repeats the
+ * key's (32 or 128 for hosts), so when the longest match has expired the
+ * program can look for a shorter live one. */
 struct xdpban_ban {
 	__u64 expires_ns;
 	__u16 jail;
@@ -123,7 +132,8 @@ struct xdpban_stats {
 	__u64 flood_dropped; /* over its rate on a guarded port: dropped */
 	__u64 flood_events;  /* over-rate sources reported to the daemon */
 	__u64 flood_lost;    /* reports lost: the ring buffer was full */
-	__u64 reserved[3];
+	__u64 host_exact;    /* host hash map read (IPv6 hosts; IPv4 when the index cannot decide) */
+	__u64 reserved[2];
 };
 
 /* Jail names by id; id 0 is "manual". */
@@ -196,12 +206,13 @@ struct xdpban_flood_event {
 struct xdpban_meta {
 	__u32 abi_version;
 	__u32 hash_seed;
-	__u32 host4_slots; /* power of two */
-	__u32 host6_slots; /* power of two */
+	__u32 hidx4_lines;  /* lines of xdpban_hidx4 (>= XDPBAN_HIDX_MIN_LINES) */
+	__u32 reserved;
 	__u32 bloom4_words; /* power of two, 64-bit words */
 	__u32 bloom6_words;
-	__u32 nguard_words; /* power of two, per family */
-	__u32 spilled_hosts; /* hosts kept in the tries because the table had no room */
+	__u32 nguard_words;  /* power of two, per family */
+	__u32 spilled_hosts; /* IPv4 hosts only in xdpban_hosts4 (their index lines were full) */
+	__u64 epoch_ns;      /* CLOCK_BOOTTIME origin of the index's expiry codes */
 };
 
 /* Network prefilter: one bit per 2^(32 - XDPBAN_NGUARD4_BITS) IPv4 block
@@ -265,6 +276,94 @@ static inline __u64 xdpban_bloom_bits(__u64 h)
 	return (1ULL << ((h >> 52) & 63)) | (1ULL << ((h >> 58) & 63));
 }
 
+/* The index's bijection of an IPv4 address (network byte order, read as
+ * bytes from the top): xor with the seed, then an invertible mixer. */
+static inline __u32 xdpban_perm4(const __u8 *a, __u32 seed)
+{
+	__u32 x = (((__u32)a[0] << 24) | ((__u32)a[1] << 16) | ((__u32)a[2] << 8) | a[3]) ^ seed;
+
+	x ^= x >> 16;
+	x *= 0x21f0aaadU;
+	x ^= x >> 15;
+	x *= 0x735a2d97U;
+	x ^= x >> 15;
+	return x;
+}
+
+/* Home line and quotient of h in an index of n lines. */
+static inline __u32 xdpban_hidx_line(__u32 h, __u32 n)
+{
+	return (__u32)(((__u64)h * n) >> 32);
+}
+
+static inline __u32 xdpban_hidx_quotient(__u32 h, __u32 n)
+{
+	return (__u32)((__u64)h * n) >> 16;
+}
+
+static inline __u32 xdpban_popcount32(__u32 x)
+{
+	x = x - ((x >> 1) & 0x55555555);
+	x = (x & 0x33333333) + ((x >> 2) & 0x33333333);
+	x = (x + (x >> 4)) & 0x0f0f0f0f;
+	return (x * 0x01010101) >> 24;
+}
+
+/* Bit i set for each slot i of the line whose quotient is q (bit 15: junk
+ * from the header). Branch-free: the line is read as 8 words of two slots;
+ * the expiry lanes are forced to all ones and a zero quotient lane after the
+ * xor is found with the borrow trick, which is exact here because the lane
+ * below every quotient lane is all ones and never borrows. */
+static inline __u32 xdpban_hidx_matches(const struct xdpban_hidx4_line *l, __u32 q)
+{
+	__u64 qq = ((__u64)q << 48) | ((__u64)q << 16);
+	__u32 m = 0;
+
+#ifdef __bpf__
+#pragma unroll
+#endif
+	for (int k = 0; k < 8; k++) {
+#ifdef __bpf__
+		__u64 w = ((const __u64 *)l->slot)[k]; /* the line is 8-byte aligned */
+#else
+		__u64 w;
+		__builtin_memcpy(&w, (const char *)l->slot + 8 * k, 8); /* no type punning in C++ */
+#endif
+		__u64 z = (w ^ qq) | 0x0000ffff0000ffffULL;
+		__u64 t = (z - 0x0001000100010001ULL) & ~z & 0x8000800080008000ULL;
+
+		m |= ((__u32)(t >> 31) & 1) << (2 * k) | (__u32)(t >> 63) << (2 * k + 1);
+	}
+	return m;
+}
+
+/* The slot of line l holding quotient q among its used slots that are
+ * displaced (or not), or -1; the slot number is masked to 0..15 (word 15 of
+ * a line is its header). Quotients are unique among a line's own hosts and
+ * among its displaced ones, so at most one bit survives the mask. */
+static inline int xdpban_hidx_find(const struct xdpban_hidx4_line *l, __u32 q, int displaced)
+{
+	__u32 hdr = l->header;
+	__u32 used = hdr & ((1u << XDPBAN_HIDX_SLOTS) - 1);
+	__u32 disp = (hdr >> XDPBAN_HIDX_SLOTS) & ((1u << XDPBAN_HIDX_SLOTS) - 1);
+	__u32 m = xdpban_hidx_matches(l, q) & used & (displaced ? disp : ~disp);
+
+	return m ? (int)(xdpban_popcount32(m - 1) & 15) : -1;
+}
+
+/* Expiry code of a ban for the index: 0 = permanent; else 1 + the whole
+ * units between the epoch and the expiry (at most 0xfffe), so "now is fewer
+ * than code - 1 units past the epoch" proves the ban live. */
+static inline __u32 xdpban_hidx_code(__u64 expires_ns, __u64 epoch_ns)
+{
+	__u64 units;
+
+	if (!expires_ns)
+		return XDPBAN_HIDX_PERMANENT;
+	units = expires_ns > epoch_ns ? (expires_ns - epoch_ns) >> XDPBAN_HIDX_UNIT_SHIFT : 0;
+	return 1 + (__u32)(units < 0xfffe ? units : 0xfffe);
+}
+
 /* The bucket of a source network: 64 bits of hash, the low ones pick the
  * line, the high ones make the fingerprint (never 0). */
 static inline __u64 xdpban_flood_hash(const __u8 *net, int v6, __u32 plen, __u32 rule, __u32 seed)
@@ -280,28 +379,30 @@ static inline __u32 xdpban_flood_fp(__u64 h)
 }
 
 #ifdef __cplusplus
-static_assert(sizeof(struct xdpban_host4) == 16, "host4 slot is 16 bytes");
-static_assert(sizeof(struct xdpban_host6) == 32, "host6 slot is 32 bytes");
+static_assert(sizeof(struct xdpban_host4_key) == 4, "host4 key");
+static_assert(sizeof(struct xdpban_host6_key) == 16, "host6 key");
+static_assert(sizeof(struct xdpban_hidx4_line) == 64, "index line is one cache line");
 static_assert(sizeof(struct xdpban_lpm4_key) == 8, "lpm4 key");
 static_assert(sizeof(struct xdpban_lpm6_key) == 20, "lpm6 key");
 static_assert(sizeof(struct xdpban_ban) == 16, "ban value");
 static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
-static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
+static_assert(sizeof(struct xdpban_meta) == 40, "meta value");
 static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
 static_assert(sizeof(struct xdpban_flood_rule) == 24, "flood rule");
 static_assert(sizeof(struct xdpban_flood_slot) == 16, "flood slot");
 static_assert(sizeof(struct xdpban_flood_stats) == 32, "flood stats");
 static_assert(sizeof(struct xdpban_flood_event) == 32, "flood event");
 #else
-_Static_assert(sizeof(struct xdpban_host4) == 16, "host4 slot is 16 bytes");
-_Static_assert(sizeof(struct xdpban_host6) == 32, "host6 slot is 32 bytes");
+_Static_assert(sizeof(struct xdpban_host4_key) == 4, "host4 key");
+_Static_assert(sizeof(struct xdpban_host6_key) == 16, "host6 key");
+_Static_assert(sizeof(struct xdpban_hidx4_line) == 64, "index line is one cache line");
 _Static_assert(sizeof(struct xdpban_lpm4_key) == 8, "lpm4 key");
 _Static_assert(sizeof(struct xdpban_lpm6_key) == 20, "lpm6 key");
 _Static_assert(sizeof(struct xdpban_ban) == 16, "ban value");
 _Static_assert(sizeof(struct xdpban_allow) == 4, "allow value");
 _Static_assert(sizeof(struct xdpban_stats) == 128, "stats value");
-_Static_assert(sizeof(struct xdpban_meta) == 32, "meta value");
+_Static_assert(sizeof(struct xdpban_meta) == 40, "meta value");
 _Static_assert(sizeof(struct xdpban_jail) == 32, "jail value");
 _Static_assert(sizeof(struct xdpban_flood_rule) == 24, "flood rule");
 _Static_assert(sizeof(struct xdpban_flood_slot) == 16, "flood slot");

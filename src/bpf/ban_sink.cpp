@@ -21,7 +21,7 @@ void BpfBanSink::check_cache() const {
   jail_names_.clear();
 }
 
-Status BpfBanSink::insert(const BanRecord& ban) {
+Result<BanInfo> BpfBanSink::entry_of(const BanRecord& ban) {
   check_cache();
   auto it = jail_ids_.find(ban.jail);
   if (it == jail_ids_.end()) {
@@ -37,7 +37,32 @@ Status BpfBanSink::insert(const BanRecord& ban) {
     // Already over: store it expired (1 ns of boot time is long past).
     expires_ns = left <= 0 ? 1 : boottime_ns() + static_cast<uint64_t>(left) * 1000000000ull;
   }
-  return bl_.ban(BanInfo{ban.cidr, expires_ns, it->second, ban.flags});
+  return BanInfo{ban.cidr, expires_ns, it->second, ban.flags};
+}
+
+Status BpfBanSink::insert(const BanRecord& ban) {
+  auto e = entry_of(ban);
+  if (!e) return e.error();
+  return bl_.ban(*e);
+}
+
+std::vector<Status> BpfBanSink::insert_many(const std::vector<const BanRecord*>& bans) {
+  std::vector<Status> out(bans.size());
+  std::vector<BanInfo> entries;
+  std::vector<size_t> at;  // the ban each entry is for
+  entries.reserve(bans.size());
+  for (size_t i = 0; i < bans.size(); ++i) {
+    auto e = entry_of(*bans[i]);
+    if (!e) {
+      out[i] = e.error();
+      continue;
+    }
+    entries.push_back(*e);
+    at.push_back(i);
+  }
+  auto done = bl_.ban_many(entries);
+  for (size_t k = 0; k < done.size(); ++k) out[at[k]] = std::move(done[k]);
+  return out;
 }
 
 Status BpfBanSink::erase(const Cidr& cidr) {

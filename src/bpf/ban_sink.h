@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "bpf/blocklist.h"
 #include "core/ban_manager.h"
@@ -18,6 +19,7 @@ class BpfBanSink : public BanSink {
  public:
   explicit BpfBanSink(Blocklist& bl) : bl_(bl) {}
   Status insert(const BanRecord& ban) override;
+  std::vector<Status> insert_many(const std::vector<const BanRecord*>& bans) override;  // Blocklist::ban_many
   Status erase(const Cidr& cidr) override;
 
   // A map entry as a BanRecord (expiry converted to wall-clock seconds).
@@ -27,6 +29,7 @@ class BpfBanSink : public BanSink {
   // The jail map's names by id, both ways, read once: a 1M-entry reconcile
   // would otherwise make a syscall per entry.
   const std::string& name_of(uint16_t id) const;
+  Result<BanInfo> entry_of(const BanRecord& ban);
   void check_cache() const;  // drops the caches when the blocklist freed jail ids
 
   Blocklist& bl_;

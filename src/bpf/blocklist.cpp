@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <tuple>
 
 #include "core/ban_manager.h"
 
@@ -78,17 +79,40 @@ Cidr cidr_of(const Key& k) {
   return c;
 }
 
-template <typename Slot>
-BanInfo ban_of(const Slot& s) {
+// Reads a host hash map in batches: f(key, value) for every entry.
+template <typename Key, typename F>
+Status for_each_host(int fd, F&& f) {
+  constexpr uint32_t kChunk = 16384;
+  std::vector<Key> keys(kChunk);
+  std::vector<xdpban_ban> vals(kChunk);
+  uint32_t batch = 0;
+  for (bool first = true;; first = false) {
+    uint32_t n = kChunk;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &batch, &batch, keys.data(), vals.data(), &n, &opts);
+    int e = errno;
+    for (uint32_t i = 0; i < n; ++i) f(keys[i], vals[i]);
+    if (err == 0) continue;
+    if (e == ENOENT) return {};
+    return make_error(e, std::string("cannot read a host map: ") + errstr(e));
+  }
+}
+
+template <typename Key>
+BanInfo host_ban(const Key& k, const xdpban_ban& v) {
   BanInfo b;
-  b.cidr.addr.family = sizeof(s.addr) == 4 ? Family::V4 : Family::V6;
-  std::memcpy(b.cidr.addr.bytes.data(), s.addr, sizeof(s.addr));
+  b.cidr.addr.family = sizeof(k.addr) == 4 ? Family::V4 : Family::V6;
+  std::memcpy(b.cidr.addr.bytes.data(), k.addr, sizeof(k.addr));
   b.cidr.prefix = static_cast<uint8_t>(b.cidr.addr.bits());
-  b.expires_ns = __atomic_load_n(&s.expires_ns, __ATOMIC_ACQUIRE);
-  b.jail = s.jail;
-  b.flags = s.flags;
+  b.expires_ns = v.expires_ns;
+  b.jail = v.jail;
+  b.flags = v.flags;
   return b;
 }
+
+// The index's expiry codes count from an epoch; past this age it moves on,
+// well before codes saturate (0xfffe units, ~52 days).
+constexpr uint64_t kEpochMaxAgeNs = 7ull * 86400 * 1000000000;
 
 void set_bit(uint64_t* words, uint32_t bit) {
   __atomic_fetch_or(&words[bit >> 6], uint64_t{1} << (bit & 63), __ATOMIC_RELEASE);
@@ -150,12 +174,12 @@ Result<std::unique_ptr<Blocklist>> Blocklist::open(const std::string& pin_dir, A
     const char* name;
     Fd* fd;
   } wants[] = {{XDPBAN_MAP_HOSTS4, &bl->hosts4_},   {XDPBAN_MAP_HOSTS6, &bl->hosts6_},
-               {XDPBAN_MAP_BLOOM4, &bl->bloom4_},   {XDPBAN_MAP_BLOOM6, &bl->bloom6_},
-               {XDPBAN_MAP_NETS4, &bl->nets4_},     {XDPBAN_MAP_NETS6, &bl->nets6_},
-               {XDPBAN_MAP_NGUARD4, &bl->nguard4_}, {XDPBAN_MAP_NGUARD6, &bl->nguard6_},
-               {XDPBAN_MAP_ALLOW4, &bl->allow4_},   {XDPBAN_MAP_ALLOW6, &bl->allow6_},
-               {XDPBAN_MAP_STATS, &bl->stats_},     {XDPBAN_MAP_META, &bl->meta_},
-               {XDPBAN_MAP_JAILS, &bl->jails_}};
+               {XDPBAN_MAP_HIDX4, &bl->hidx4_},     {XDPBAN_MAP_BLOOM4, &bl->bloom4_},
+               {XDPBAN_MAP_BLOOM6, &bl->bloom6_},   {XDPBAN_MAP_NETS4, &bl->nets4_},
+               {XDPBAN_MAP_NETS6, &bl->nets6_},     {XDPBAN_MAP_NGUARD4, &bl->nguard4_},
+               {XDPBAN_MAP_NGUARD6, &bl->nguard6_}, {XDPBAN_MAP_ALLOW4, &bl->allow4_},
+               {XDPBAN_MAP_ALLOW6, &bl->allow6_},   {XDPBAN_MAP_STATS, &bl->stats_},
+               {XDPBAN_MAP_META, &bl->meta_},       {XDPBAN_MAP_JAILS, &bl->jails_}};
   for (auto& w : wants) {
     std::string path = pin_dir + "/" + w.name;
     w.fd->reset(bpf_obj_get(path.c_str()));
@@ -177,7 +201,8 @@ Result<std::unique_ptr<Blocklist>> Blocklist::open(const std::string& pin_dir, A
                                   ", this build speaks " + std::to_string(XDPBAN_ABI_VERSION));
 
   int prot = write ? PROT_READ | PROT_WRITE : PROT_READ;
-  auto map_array = [&](Fd& fd, const char* name, Mapping* out, uint32_t* entries) -> Status {
+  auto map_array = [&](Fd& fd, const char* name, Mapping* out, uint32_t* entries,
+                       bool pow2 = true) -> Status {
     std::string path = pin_dir + "/" + name;
     auto info = map_info(fd.get(), path);
     if (!info) return info.error();
@@ -187,12 +212,11 @@ Result<std::unique_ptr<Blocklist>> Blocklist::open(const std::string& pin_dir, A
     if (p == MAP_FAILED) return make_error(errno, "cannot mmap " + path + ": " + errstr(errno));
     *out = Mapping(p, len);
     *entries = info->max_entries;
-    if (!is_pow2(info->max_entries)) return make_error(EPROTO, path + ": size is not a power of two");
+    if (pow2 && !is_pow2(info->max_entries)) return make_error(EPROTO, path + ": size is not a power of two");
     return {};
   };
-  uint32_t s4 = 0, s6 = 0, b4 = 0, b6 = 0, g4 = 0, g6 = 0;
-  for (auto st : {map_array(bl->hosts4_, XDPBAN_MAP_HOSTS4, &bl->hosts4_map_, &s4),
-                  map_array(bl->hosts6_, XDPBAN_MAP_HOSTS6, &bl->hosts6_map_, &s6),
+  uint32_t l4 = 0, b4 = 0, b6 = 0, g4 = 0, g6 = 0;
+  for (auto st : {map_array(bl->hidx4_, XDPBAN_MAP_HIDX4, &bl->hidx4_map_, &l4, false),
                   map_array(bl->bloom4_, XDPBAN_MAP_BLOOM4, &bl->bloom4_map_, &b4),
                   map_array(bl->bloom6_, XDPBAN_MAP_BLOOM6, &bl->bloom6_map_, &b6),
                   map_array(bl->nguard4_, XDPBAN_MAP_NGUARD4, &bl->nguard4_map_, &g4),
@@ -200,14 +224,13 @@ Result<std::unique_ptr<Blocklist>> Blocklist::open(const std::string& pin_dir, A
     if (!st) return st.error();
   if (g4 * 64 != kGuardBits || g6 * 64 != kGuardBits)
     return make_error(EPROTO, "network prefilter has the wrong size");
+  if (l4 < XDPBAN_HIDX_MIN_LINES || l4 != meta.hidx4_lines)
+    return make_error(EPROTO, "host index in " + pin_dir + " has the wrong size");
   bl->seed_ = meta.hash_seed;
-  bl->spilled_ = meta.spilled_hosts;
-  bl->table4_ = std::make_unique<HostTable<xdpban_host4>>(bl->hosts4_map_.as<xdpban_host4>(), s4,
-                                                          bl->bloom4_map_.as<uint64_t>(), b4, meta.hash_seed);
-  bl->table6_ = std::make_unique<HostTable<xdpban_host6>>(bl->hosts6_map_.as<xdpban_host6>(), s6,
-                                                          bl->bloom6_map_.as<uint64_t>(), b6, meta.hash_seed);
-  bl->table4_->count();
-  bl->table6_->count();
+  bl->meta_seen_ = meta;
+  bl->index4_ = std::make_unique<HostIndex4>(bl->hidx4_map_.as<xdpban_hidx4_line>(), l4, meta.hash_seed);
+  bl->bloom4_filter_ = std::make_unique<Bloom>(bl->bloom4_map_.as<uint64_t>(), b4);
+  bl->bloom6_filter_ = std::make_unique<Bloom>(bl->bloom6_map_.as<uint64_t>(), b6);
   return bl;
 }
 
@@ -247,37 +270,190 @@ void Blocklist::guard_add(const Cidr& c) {
   guard_bits(c, seed_, (c.addr.family == Family::V4 ? nguard4_map_ : nguard6_map_).as<uint64_t>());
 }
 
+Status Blocklist::write_meta(const xdpban_meta& meta) {
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(meta_.get(), &zero, &meta, BPF_ANY) != 0)
+    return make_error(errno, "cannot write " XDPBAN_MAP_META ": " + errstr(errno));
+  meta_seen_ = meta;
+  return {};
+}
+
+Result<size_t> Blocklist::host_count(int fd) const {
+  size_t n = 0;
+  Status st = fd == hosts4_.get() ? for_each_host<xdpban_host4_key>(fd, [&](auto&, auto&) { ++n; })
+                                  : for_each_host<xdpban_host6_key>(fd, [&](auto&, auto&) { ++n; });
+  if (!st) return st.error();
+  return n;
+}
+
+// The prefilter bit goes in first, then the hash map (the exact truth), then
+// the index, so the program never misses a live entry.
+Status Blocklist::put_host(const BanInfo& ban) {
+  const Cidr& c = ban.cidr;
+  const uint8_t* a = c.addr.bytes.data();
+  bool v4 = c.addr.family == Family::V4;
+  xdpban_ban v{};
+  v.expires_ns = ban.expires_ns;
+  v.jail = ban.jail;
+  v.flags = ban.flags;
+  v.prefixlen = c.prefix;
+  if (v4)
+    bloom4_filter_->add(xdpban_hash4(a, seed_));
+  else
+    bloom6_filter_->add(xdpban_hash6(a, seed_));
+  int fd = v4 ? hosts4_.get() : hosts6_.get();
+  bool existed = false;
+  if (bpf_map_update_elem(fd, a, &v, BPF_NOEXIST) != 0) {
+    int e = errno;
+    if (e == EEXIST) {
+      existed = true;
+      if (bpf_map_update_elem(fd, a, &v, BPF_EXIST) != 0)
+        e = errno;
+      else
+        e = 0;
+    }
+    if (e != 0) {
+      if (e == E2BIG || e == ENOSPC || e == ENOMEM)
+        return make_error(ENOSPC, "cannot ban " + c.str() + ": the host map is full (" +
+                                      std::string(v4 ? XDPBAN_MAP_HOSTS4 : XDPBAN_MAP_HOSTS6) + ")");
+      return make_error(e, "cannot ban " + c.str() + ": " + errstr(e));
+    }
+  }
+  auto& count = v4 ? hosts4_count_ : hosts6_count_;
+  if (!existed && count) ++*count;
+  if (!v4) return {};
+  IndexPut r = index4_->put(a, xdpban_hidx_code(ban.expires_ns, meta_seen_.epoch_ns));
+  // Spilled hosts are counted: one that existed and is placed now was spilled before.
+  int delta = r == IndexPut::kSpilled && !existed ? 1 : r == IndexPut::kInserted && existed ? -1 : 0;
+  if (delta == 0) return {};
+  xdpban_meta m = meta_seen_;
+  m.spilled_hosts = static_cast<uint32_t>(std::max<int64_t>(0, int64_t{m.spilled_hosts} + delta));
+  return write_meta(m);
+}
+
+Result<bool> Blocklist::del_host(const Cidr& c) {
+  const uint8_t* a = c.addr.bytes.data();
+  bool v4 = c.addr.family == Family::V4;
+  bool indexed = v4 && index4_->erase(a);  // first, so the program stops finding it there
+  if (bpf_map_delete_elem(v4 ? hosts4_.get() : hosts6_.get(), a) != 0) {
+    if (errno == ENOENT) return false;
+    return make_error(errno, "cannot unban " + c.str() + ": " + errstr(errno));
+  }
+  auto& count = v4 ? hosts4_count_ : hosts6_count_;
+  if (count && *count > 0) --*count;
+  ++stale_hosts_;
+  if (v4 && !indexed && meta_seen_.spilled_hosts > 0) {
+    xdpban_meta m = meta_seen_;
+    --m.spilled_hosts;
+    if (auto st = write_meta(m); !st) return st.error();
+  }
+  return true;
+}
+
+std::vector<Status> Blocklist::ban_many(const std::vector<BanInfo>& bans) {
+  std::vector<Status> out(bans.size());
+  if (!lock_.valid()) {
+    for (auto& st : out) st = make_error(EBADF, "blocklist opened read-only");
+    return out;
+  }
+  constexpr size_t kChunk = 8192;
+  auto batch = [&](bool v4) {
+    std::vector<size_t> at;
+    for (size_t i = 0; i < bans.size(); ++i)
+      if (bans[i].cidr.is_host() && (bans[i].cidr.addr.family == Family::V4) == v4) at.push_back(i);
+    if (at.empty()) return;
+    size_t klen = v4 ? 4 : 16;
+    int fd = v4 ? hosts4_.get() : hosts6_.get();
+    std::vector<uint8_t> keys;
+    std::vector<xdpban_ban> vals;
+    for (size_t from = 0; from < at.size(); from += kChunk) {
+      size_t n = std::min(kChunk, at.size() - from);
+      keys.assign(n * klen, 0);
+      vals.assign(n, xdpban_ban{});
+      // Random lines of the filter and the index: load a few hosts ahead.
+      constexpr size_t kAhead = 16;
+      auto hash = [&](size_t k) {
+        const uint8_t* a = bans[at[from + k]].cidr.addr.bytes.data();
+        return v4 ? xdpban_hash4(a, seed_) : xdpban_hash6(a, seed_);
+      };
+      Bloom& bloom = v4 ? *bloom4_filter_ : *bloom6_filter_;
+      for (size_t k = 0; k < n; ++k) {
+        const BanInfo& b = bans[at[from + k]];
+        std::memcpy(&keys[k * klen], b.cidr.addr.bytes.data(), klen);
+        vals[k] = xdpban_ban{b.expires_ns, b.jail, b.flags, b.cidr.prefix, {}};
+        if (k + kAhead < n) bloom.prefetch(hash(k + kAhead));
+        // The prefilter bit goes in first so the program never skips a live entry.
+        bloom.add(hash(k));
+      }
+      uint32_t count = static_cast<uint32_t>(n);
+      LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+      int err = bpf_map_update_batch(fd, keys.data(), vals.data(), &count, &opts);
+      // The ones the batch wrote go to the index; the rest (a full map) one by one.
+      for (size_t k = 0; k < n; ++k) {
+        const BanInfo& b = bans[at[from + k]];
+        if (v4 && k + kAhead < n) index4_->prefetch(bans[at[from + k + kAhead]].cidr.addr.bytes.data());
+        if (err != 0 && k >= count) {
+          out[at[from + k]] = put_host(b);
+          continue;
+        }
+        if (v4) index4_->put(b.cidr.addr.bytes.data(), xdpban_hidx_code(b.expires_ns, meta_seen_.epoch_ns));
+      }
+    }
+    (v4 ? hosts4_count_ : hosts6_count_).reset();
+    if (v4) spilled_unknown_ = true;
+  };
+  batch(true);
+  batch(false);
+  for (size_t i = 0; i < bans.size(); ++i)
+    if (!bans[i].cidr.is_host()) out[i] = put_net(bans[i].cidr, bans[i]);
+  return out;
+}
+
+Status Blocklist::recount_spilled() {
+  uint32_t spilled = 0;
+  if (auto st = for_each_host<xdpban_host4_key>(hosts4_.get(),
+                                                [&](const xdpban_host4_key& k, const xdpban_ban&) {
+                                                  if (!index4_->find(k.addr)) ++spilled;
+                                                });
+      !st)
+    return st;
+  spilled_unknown_ = false;
+  if (spilled == meta_seen_.spilled_hosts) return {};
+  xdpban_meta m = meta_seen_;
+  m.spilled_hosts = spilled;
+  return write_meta(m);
+}
+
 Status Blocklist::ban(const BanInfo& ban) {
   if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
-  const Cidr& c = ban.cidr;
-  if (c.is_host()) {
-    HostValue v{ban.expires_ns, ban.jail, ban.flags};
-    PutResult r = c.addr.family == Family::V4 ? table4_->put(c.addr.bytes.data(), v)
-                                              : table6_->put(c.addr.bytes.data(), v);
-    if (r != PutResult::kFull) return {};
-    // No room within the probe bound: the trie holds it as a /32 or /128.
-    if (auto st = put_net(c, ban); !st) return st;
-    return add_spilled(+1);
-  }
-  return put_net(c, ban);
+  return ban.cidr.is_host() ? put_host(ban) : put_net(ban.cidr, ban);
 }
 
 Result<bool> Blocklist::unban(const Cidr& c) {
   if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
-  bool removed = false;
-  if (c.is_host())
-    removed = c.addr.family == Family::V4 ? table4_->erase(c.addr.bytes.data())
-                                          : table6_->erase(c.addr.bytes.data());
-  auto net = del_net(c);  // a host may also sit in the trie (it did not fit the table)
-  if (!net) return net.error();
-  return removed || *net;
+  return c.is_host() ? del_host(c) : del_net(c);
 }
 
 Result<size_t> Blocklist::unban_all() {
   if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
-  size_t n = table4_->size() + table6_->size();
-  table4_->clear();
-  table6_->clear();
+  size_t n = 0;
+  index4_->clear();
+  auto drop_hosts = [&](int fd, auto tag) -> Status {
+    using Key = decltype(tag);
+    std::vector<Key> keys;
+    if (auto st = for_each_host<Key>(fd, [&](const Key& k, const xdpban_ban&) { keys.push_back(k); }); !st)
+      return st;
+    for (const auto& k : keys)
+      if (bpf_map_delete_elem(fd, &k) == 0) ++n;
+    return {};
+  };
+  if (auto st = drop_hosts(hosts4_.get(), xdpban_host4_key{}); !st) return st.error();
+  if (auto st = drop_hosts(hosts6_.get(), xdpban_host6_key{}); !st) return st.error();
+  bloom4_filter_->clear();
+  bloom6_filter_->clear();
+  hosts4_count_ = 0;
+  hosts6_count_ = 0;
+  stale_hosts_ = 0;
   for (const auto& k : lpm_keys<xdpban_lpm4_key>(nets4_.get()))
     if (bpf_map_delete_elem(nets4_.get(), &k) == 0) ++n;
   for (const auto& k : lpm_keys<xdpban_lpm6_key>(nets6_.get()))
@@ -285,24 +461,29 @@ Result<size_t> Blocklist::unban_all() {
   std::memset(nguard4_map_.as<void>(), 0, kGuardBits / 8);
   std::memset(nguard6_map_.as<void>(), 0, kGuardBits / 8);
   stale_guard_ = 0;
-  if (auto st = add_spilled(-static_cast<int>(spilled_)); !st) return st.error();
+  xdpban_meta m = meta_seen_;
+  m.spilled_hosts = 0;
+  index4_->reset_marks({});
+  if (auto st = write_meta(m); !st) return st.error();
   return n;
 }
 
 Result<std::vector<BanInfo>> Blocklist::list() const {
   std::vector<BanInfo> out;
-  out.reserve(table4_->size() + table6_->size());
-  table4_->for_each([&](const xdpban_host4& s) { out.push_back(ban_of(s)); });
-  table6_->for_each([&](const xdpban_host6& s) { out.push_back(ban_of(s)); });
+  if (auto st = for_each_host<xdpban_host4_key>(
+          hosts4_.get(), [&](const auto& k, const xdpban_ban& v) { out.push_back(host_ban(k, v)); });
+      !st)
+    return st.error();
+  if (auto st = for_each_host<xdpban_host6_key>(
+          hosts6_.get(), [&](const auto& k, const xdpban_ban& v) { out.push_back(host_ban(k, v)); });
+      !st)
+    return st.error();
   auto add_nets = [&](int fd, auto tag) {
     using Key = decltype(tag);
     for (const auto& k : lpm_keys<Key>(fd)) {
       xdpban_ban v{};
       if (bpf_map_lookup_elem(fd, &k, &v) != 0) continue;  // removed meanwhile
-      BanInfo b{cidr_of(k), v.expires_ns, v.jail, v.flags};
-      // A host that spilled into the trie may have found room in the table since: list it once.
-      if (b.cidr.is_host() && in_table(b.cidr)) continue;
-      out.push_back(b);
+      out.push_back(BanInfo{cidr_of(k), v.expires_ns, v.jail, v.flags});
     }
   };
   add_nets(nets4_.get(), xdpban_lpm4_key{});
@@ -310,30 +491,14 @@ Result<std::vector<BanInfo>> Blocklist::list() const {
   return out;
 }
 
-bool Blocklist::in_table(const Cidr& c) const {
-  return c.addr.family == Family::V4 ? table4_->find(c.addr.bytes.data()) != nullptr
-                                     : table6_->find(c.addr.bytes.data()) != nullptr;
-}
-
-Status Blocklist::add_spilled(int delta) {
-  uint32_t zero = 0;
-  xdpban_meta meta{};
-  if (bpf_map_lookup_elem(meta_.get(), &zero, &meta) != 0)
-    return make_error(errno, "cannot read " XDPBAN_MAP_META ": " + errstr(errno));
-  meta.spilled_hosts = static_cast<uint32_t>(std::max<int64_t>(0, int64_t{meta.spilled_hosts} + delta));
-  spilled_ = meta.spilled_hosts;
-  if (bpf_map_update_elem(meta_.get(), &zero, &meta, BPF_ANY) != 0)
-    return make_error(errno, "cannot write " XDPBAN_MAP_META ": " + errstr(errno));
-  return {};
-}
-
 Result<std::optional<BanInfo>> Blocklist::find(const Cidr& c) const {
   if (c.is_host()) {
-    if (c.addr.family == Family::V4) {
-      if (auto* s = table4_->find(c.addr.bytes.data())) return std::optional<BanInfo>(ban_of(*s));
-    } else if (auto* s = table6_->find(c.addr.bytes.data())) {
-      return std::optional<BanInfo>(ban_of(*s));
-    }
+    xdpban_ban v{};
+    int fd = c.addr.family == Family::V4 ? hosts4_.get() : hosts6_.get();
+    if (bpf_map_lookup_elem(fd, c.addr.bytes.data(), &v) == 0)
+      return std::optional<BanInfo>(BanInfo{c, v.expires_ns, v.jail, v.flags});
+    if (errno != ENOENT) return make_error(errno, "cannot look up " + c.str() + ": " + errstr(errno));
+    return std::optional<BanInfo>();
   }
   // The trie's lookup answers the longest covering prefix, so check the key exists exactly.
   auto exact = [&](int fd, auto key) -> std::optional<BanInfo> {
@@ -402,12 +567,24 @@ Result<xdpban_stats> Blocklist::stats() const {
   return total;
 }
 
-Result<TableUsage> Blocklist::usage() const {
+Result<TableUsage> Blocklist::usage() {
   TableUsage u;
-  u.hosts4 = table4_->size();
-  u.hosts6 = table6_->size();
-  u.slots4 = table4_->capacity_slots();
-  u.slots6 = table6_->capacity_slots();
+  for (auto [fd, count, slots] : {std::tuple{hosts4_.get(), &hosts4_count_, &u.slots4},
+                                  std::tuple{hosts6_.get(), &hosts6_count_, &u.slots6}}) {
+    if (!*count) {
+      auto n = host_count(fd);
+      if (!n) return n.error();
+      *count = *n;
+    }
+    auto info = map_info(fd, "a host map");
+    if (!info) return info.error();
+    *slots = info->max_entries;
+  }
+  u.hosts4 = *hosts4_count_;
+  u.hosts6 = *hosts6_count_;
+  if (spilled_unknown_)
+    if (auto st = recount_spilled(); !st) return st.error();
+  u.spilled4 = meta_seen_.spilled_hosts;
   u.nets4 = lpm_keys<xdpban_lpm4_key>(nets4_.get()).size();
   u.nets6 = lpm_keys<xdpban_lpm6_key>(nets6_.get()).size();
   return u;
@@ -484,13 +661,61 @@ Status Blocklist::rebuild_guards() {
   return {};
 }
 
+Status Blocklist::rebuild_host_marks() {
+  std::vector<uint64_t> h4, h6;
+  std::vector<uint32_t> spilled_homes;
+  if (auto st = for_each_host<xdpban_host4_key>(hosts4_.get(),
+                                                [&](const xdpban_host4_key& k, const xdpban_ban&) {
+                                                  h4.push_back(xdpban_hash4(k.addr, seed_));
+                                                  if (!index4_->find(k.addr))
+                                                    spilled_homes.push_back(index4_->home_line(k.addr));
+                                                });
+      !st)
+    return st;
+  if (auto st = for_each_host<xdpban_host6_key>(
+          hosts6_.get(),
+          [&](const xdpban_host6_key& k, const xdpban_ban&) { h6.push_back(xdpban_hash6(k.addr, seed_)); });
+      !st)
+    return st;
+  bloom4_filter_->rebuild(h4);
+  bloom6_filter_->rebuild(h6);
+  index4_->reset_marks(spilled_homes);
+  hosts4_count_ = h4.size();
+  hosts6_count_ = h6.size();
+  stale_hosts_ = 0;
+  if (meta_seen_.spilled_hosts == spilled_homes.size()) return {};
+  xdpban_meta m = meta_seen_;
+  m.spilled_hosts = static_cast<uint32_t>(spilled_homes.size());
+  return write_meta(m);
+}
+
+// Codes written against the new epoch are never larger than the old ones
+// read against the old epoch, so the program may see either mix while this
+// runs and still never takes an expired ban for a live one.
+Status Blocklist::rebase_epoch(uint64_t now) {
+  std::vector<std::pair<xdpban_host4_key, uint64_t>> hosts;
+  if (auto st = for_each_host<xdpban_host4_key>(
+          hosts4_.get(),
+          [&](const xdpban_host4_key& k, const xdpban_ban& v) { hosts.emplace_back(k, v.expires_ns); });
+      !st)
+    return st;
+  for (const auto& [k, expires] : hosts)
+    if (index4_->find(k.addr)) index4_->put(k.addr, xdpban_hidx_code(expires, now));
+  xdpban_meta m = meta_seen_;
+  m.epoch_ns = now;
+  return write_meta(m);
+}
+
 Status Blocklist::maintain(bool force) {
   if (!lock_.valid()) return {};
-  auto stale = [&](auto& t) {
-    return force ? t.stale_bloom() > 0 : t.stale_bloom() > std::max<size_t>(1024, t.size() / 8);
-  };
-  if (stale(*table4_)) table4_->rebuild_bloom();
-  if (stale(*table6_)) table6_->rebuild_bloom();
+  if (spilled_unknown_)
+    if (auto st = recount_spilled(); !st) return st;
+  size_t hosts = (hosts4_count_ ? *hosts4_count_ : 0) + (hosts6_count_ ? *hosts6_count_ : 0);
+  if (stale_hosts_ > 0 && (force || stale_hosts_ > std::max<size_t>(1024, hosts / 8)))
+    if (auto st = rebuild_host_marks(); !st) return st;
+  uint64_t now = boottime_ns();
+  if (now > meta_seen_.epoch_ns + kEpochMaxAgeNs)
+    if (auto st = rebase_epoch(now); !st) return st;
   if (stale_guard_ > 0) return rebuild_guards();
   return {};
 }

@@ -1,7 +1,7 @@
 // blocklist.h - bans and allow entries in the pinned maps: what the CLI and the
-// daemon write through (the BanSink over BPF). Hosts go to the mmapped host
-// table (a /32 or /128 that does not fit goes to the trie), networks to the LPM
-// tries; prefilters are kept in step. Writers hold an exclusive lock on the pin
+// daemon write through (the BanSink over BPF). Hosts go to the host hash maps
+// (and IPv4 hosts also to the mmapped index the program reads), networks to
+// the LPM tries; prefilters are kept in step. Writers hold an exclusive lock on the pin
 // directory for the object's lifetime. Does not own policy (who gets banned).
 #pragma once
 
@@ -30,9 +30,10 @@ struct BanInfo {
 uint64_t boottime_ns();
 
 struct TableUsage {
-  size_t hosts4 = 0, hosts6 = 0;  // entries in the host tables
-  size_t slots4 = 0, slots6 = 0;
-  size_t nets4 = 0, nets6 = 0;  // entries in the tries (networks and overflow hosts)
+  size_t hosts4 = 0, hosts6 = 0;  // entries in the host maps
+  size_t slots4 = 0, slots6 = 0;  // their capacity
+  size_t nets4 = 0, nets6 = 0;    // entries in the network tries
+  size_t spilled4 = 0;            // IPv4 hosts the index had no room for (looked up in the hash map)
 };
 
 class Blocklist {
@@ -41,7 +42,11 @@ class Blocklist {
   // Fails with ENOENT when the maps do not exist (nothing created here).
   static Result<std::unique_ptr<Blocklist>> open(const std::string& pin_dir, Access access);
 
-  Status ban(const BanInfo& ban);        // inserts or updates (prolongs) the entry for ban.cidr
+  Status ban(const BanInfo& ban);  // inserts or updates (prolongs) the entry for ban.cidr
+  // Many bans: hosts reach their hash maps in batches (a syscall per 8192,
+  // not per ban), networks one by one. One status per ban, in order: a full
+  // map fails only the bans that did not fit.
+  std::vector<Status> ban_many(const std::vector<BanInfo>& bans);
   Result<bool> unban(const Cidr& cidr);  // false: there was no entry for exactly this cidr
   Result<size_t> unban_all();
   Result<std::optional<BanInfo>> find(const Cidr& cidr) const;
@@ -54,7 +59,7 @@ class Blocklist {
   Result<std::optional<Cidr>> allowed_by(const Address& a) const;
 
   Result<xdpban_stats> stats() const;  // summed over CPUs
-  Result<TableUsage> usage() const;
+  Result<TableUsage> usage();          // counts on first call (and recounts spilled hosts after a batch)
 
   // Jail names live in the pinned jail map so listings work without a daemon.
   // When all XDPBAN_MAX_JAILS ids are taken, names no ban refers to are freed.
@@ -69,30 +74,39 @@ class Blocklist {
   // anew (a reboot, or the pins removed), not merely edited.
   uint32_t instance() const { return seed_; }
 
-  // Recomputes prefilters that deletions left stale (cheap to call often).
+  // Recomputes prefilters and index marks that deletions left stale, and
+  // moves the index's expiry epoch on when it grows old (cheap to call often).
   Status maintain(bool force = false);
 
   ~Blocklist();
 
  private:
   Blocklist() = default;
+  Status put_host(const BanInfo& ban);
+  Result<bool> del_host(const Cidr& cidr);
   Status put_net(const Cidr& cidr, const BanInfo& ban);
   Result<bool> del_net(const Cidr& cidr);
   void guard_add(const Cidr& cidr);
   Status rebuild_guards();
-  bool in_table(const Cidr& host) const;
-  Status add_spilled(int delta);  // keeps meta.spilled_hosts in step
-  Result<int> reclaim_jails();    // the lowest id freed, or -1
+  Status rebuild_host_marks();  // Bloom filters and index marks from the host maps
+  Status rebase_epoch(uint64_t now);
+  Status write_meta(const xdpban_meta& meta);
+  Result<size_t> host_count(int fd) const;
+  Status recount_spilled();
+  Result<int> reclaim_jails();  // the lowest id freed, or -1
 
   std::string pin_dir_;
   Fd lock_;
-  Fd hosts4_, hosts6_, bloom4_, bloom6_, nets4_, nets6_, nguard4_, nguard6_, allow4_, allow6_, stats_, meta_,
-      jails_;
-  Mapping hosts4_map_, hosts6_map_, bloom4_map_, bloom6_map_, nguard4_map_, nguard6_map_;
-  std::unique_ptr<HostTable<xdpban_host4>> table4_;
-  std::unique_ptr<HostTable<xdpban_host6>> table6_;
+  Fd hosts4_, hosts6_, hidx4_, bloom4_, bloom6_, nets4_, nets6_, nguard4_, nguard6_, allow4_, allow6_, stats_,
+      meta_, jails_;
+  Mapping hidx4_map_, bloom4_map_, bloom6_map_, nguard4_map_, nguard6_map_;
+  std::unique_ptr<HostIndex4> index4_;
+  std::unique_ptr<Bloom> bloom4_filter_, bloom6_filter_;
+  xdpban_meta meta_seen_{};  // meta as last read or written
   uint32_t seed_ = 0;
-  uint32_t spilled_ = 0;  // hosts in the tries (meta.spilled_hosts as last seen)
+  mutable std::optional<size_t> hosts4_count_, hosts6_count_;  // counted on first need, then kept in step
+  size_t stale_hosts_ = 0;        // host deletions since the prefilters and marks were rebuilt
+  bool spilled_unknown_ = false;  // a batch left meta.spilled_hosts to be recounted
   size_t stale_guard_ = 0;
   uint64_t jails_reclaimed_ = 0;
 };

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "bpf/blocklist.h"
+#include "bpf/host_table.h"
 #include "io/fd.h"
 #include "xdpban.skel.h"
 
@@ -82,8 +84,7 @@ bool path_exists(const std::string& p) {
 Result<uint32_t> existing_seed(const std::string& pin_dir, bool* fresh) {
   std::string path = pin_dir + "/" XDPBAN_MAP_META;
   *fresh = !path_exists(path);
-  if (*fresh &&
-      (path_exists(pin_dir + "/" XDPBAN_MAP_HOSTS4) || path_exists(pin_dir + "/" XDPBAN_MAP_HOSTS6)))
+  if (*fresh && (path_exists(pin_dir + "/" XDPBAN_MAP_HOSTS4) || path_exists(pin_dir + "/" XDPBAN_MAP_HIDX4)))
     return make_error(EPROTO, "host tables are pinned in " + pin_dir +
                                   " but " XDPBAN_MAP_META
                                   " is missing, so their hash seed is unknown; remove " +
@@ -102,14 +103,14 @@ Result<uint32_t> existing_seed(const std::string& pin_dir, bool* fresh) {
   if (meta.abi_version != XDPBAN_ABI_VERSION)
     return make_error(EPROTO, path + " was written by ABI version " + std::to_string(meta.abi_version) +
                                   ", this build speaks version " + std::to_string(XDPBAN_ABI_VERSION) +
-                                  "; remove " + pin_dir + " to start over (this drops every ban in it)");
+                                  "; stop xdpband, remove " + pin_dir +
+                                  " and start it again: it restores its bans from its state database");
   return meta.hash_seed;
 }
 
 // Sizes every map: an existing pin keeps its size (after checking it matches
 // this build's layout); a new one is sized from the capacity.
 Status size_maps(struct bpf_object* obj, const DatapathOptions& opts) {
-  uint32_t host_slots = pow2_at_least(uint64_t{opts.capacity} * 2);                 // load factor <= 1/2
   uint32_t bloom_words = std::max<uint32_t>(64, pow2_at_least(opts.capacity / 8));  // 8 bits per host
   struct bpf_map* map;
   bpf_object__for_each_map(map, obj) {
@@ -134,7 +135,9 @@ Status size_maps(struct bpf_object* obj, const DatapathOptions& opts) {
     }
     std::string n = name;
     if (n == XDPBAN_MAP_HOSTS4 || n == XDPBAN_MAP_HOSTS6)
-      bpf_map__set_max_entries(map, host_slots);
+      bpf_map__set_max_entries(map, opts.capacity);
+    else if (n == XDPBAN_MAP_HIDX4)
+      bpf_map__set_max_entries(map, HostIndex4::lines_for(opts.capacity));
     else if (n == XDPBAN_MAP_BLOOM4 || n == XDPBAN_MAP_BLOOM6)
       bpf_map__set_max_entries(map, bloom_words);
     else if (n == XDPBAN_MAP_NETS4 || n == XDPBAN_MAP_NETS6)
@@ -145,18 +148,23 @@ Status size_maps(struct bpf_object* obj, const DatapathOptions& opts) {
   return {};
 }
 
+// Geometry and seed; a map set that existed already keeps its expiry epoch
+// and spilled count (the index's codes and marks depend on them).
 Status write_meta(struct bpf_object* obj, uint32_t seed) {
   auto entries = [&](const char* n) { return bpf_map__max_entries(bpf_object__find_map_by_name(obj, n)); };
+  uint32_t key = 0;
+  int fd = bpf_map__fd(bpf_object__find_map_by_name(obj, XDPBAN_MAP_META));
   xdpban_meta meta{};
+  if (bpf_map_lookup_elem(fd, &key, &meta) != 0 || meta.abi_version != XDPBAN_ABI_VERSION) {
+    meta = xdpban_meta{};
+    meta.epoch_ns = boottime_ns();
+  }
   meta.abi_version = XDPBAN_ABI_VERSION;
   meta.hash_seed = seed;
-  meta.host4_slots = entries(XDPBAN_MAP_HOSTS4);
-  meta.host6_slots = entries(XDPBAN_MAP_HOSTS6);
+  meta.hidx4_lines = entries(XDPBAN_MAP_HIDX4);
   meta.bloom4_words = entries(XDPBAN_MAP_BLOOM4);
   meta.bloom6_words = entries(XDPBAN_MAP_BLOOM6);
   meta.nguard_words = entries(XDPBAN_MAP_NGUARD4);
-  uint32_t key = 0;
-  int fd = bpf_map__fd(bpf_object__find_map_by_name(obj, XDPBAN_MAP_META));
   if (bpf_map_update_elem(fd, &key, &meta, BPF_ANY) != 0)
     return make_error(errno, "cannot write " XDPBAN_MAP_META ": " + errstr(errno));
   // Jail 0 is the manual jail.
@@ -184,10 +192,7 @@ Result<struct xdpban_bpf*> open_configured(const DatapathOptions& opts, uint32_t
     return st.error();
   }
   skel->rodata->xdpban_seed = *seed;
-  skel->rodata->xdpban_host4_buckets =
-      bpf_map__max_entries(skel->maps.xdpban_hosts4) / XDPBAN_HOST4_PER_BUCKET;
-  skel->rodata->xdpban_host6_buckets =
-      bpf_map__max_entries(skel->maps.xdpban_hosts6) / XDPBAN_HOST6_PER_BUCKET;
+  skel->rodata->xdpban_hidx4_lines = bpf_map__max_entries(skel->maps.xdpban_hidx4);
   skel->rodata->xdpban_bloom4_words = bpf_map__max_entries(skel->maps.xdpban_bloom4);
   skel->rodata->xdpban_bloom6_words = bpf_map__max_entries(skel->maps.xdpban_bloom6);
   skel->rodata->xdpban_flood_buckets =

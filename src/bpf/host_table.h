@@ -1,203 +1,197 @@
-// host_table.h - the open-addressing table of single-host bans that lives in the
-// mmapped xdpban_hosts4/6 array maps, and its Bloom prefilter (xdpban_bloom4/6).
-// Pure memory operations (no syscalls, no libbpf) so unit tests run it on plain
-// buffers; the layout and hash are the ones in xdpban/abi.h that the XDP
-// program reads. Single writer: callers hold the pin-dir lock.
+// host_table.h - the compact index of IPv4 host bans that the XDP program
+// reads (xdpban_hidx4, layout and rules in xdpban/abi.h), and the Bloom
+// prefilters in front of the host maps (xdpban_bloom4/6). Pure memory
+// operations (no syscalls, no libbpf) so unit tests run them on plain buffers.
+// The bans themselves (address, exact expiry, jail, flags) live in the host
+// hash maps; Blocklist keeps the index in step with them. Single writer:
+// callers hold the pin-dir lock.
 //
-// Publication order keeps concurrent XDP readers safe: a slot's address and
-// value are written before its state becomes USED (release store); a delete
-// only flips the state to DELETED; expiry updates are single 8-byte stores.
+// Publication order keeps concurrent XDP readers safe: a slot is written
+// before its header bit says it is used (release store), and a delete clears
+// only the header bit; the overflow and spill bits are only ever set here
+// (Blocklist::maintain clears the ones no host needs any more).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <optional>
 #include <vector>
 
 #include "xdpban/abi.h"
 
 namespace xdpban {
 
-template <typename Slot>
-struct SlotTraits;
+enum class IndexPut { kInserted, kUpdated, kSpilled };
 
-template <>
-struct SlotTraits<xdpban_host4> {
-  static constexpr size_t kAddrLen = 4;
-  static constexpr uint32_t kPerBucket = XDPBAN_HOST4_PER_BUCKET;
-  static uint64_t hash(const uint8_t* a, uint32_t seed) { return xdpban_hash4(a, seed); }
+// Where a host's slot is: its line, slot number, and whether it sits in the
+// line after its home.
+struct IndexSlot {
+  uint32_t line = 0;
+  int slot = 0;
+  bool displaced = false;
 };
 
-template <>
-struct SlotTraits<xdpban_host6> {
-  static constexpr size_t kAddrLen = 16;
-  static constexpr uint32_t kPerBucket = XDPBAN_HOST6_PER_BUCKET;
-  static uint64_t hash(const uint8_t* a, uint32_t seed) { return xdpban_hash6(a, seed); }
-};
-
-struct HostValue {
-  uint64_t expires_ns = 0;  // CLOCK_BOOTTIME; 0 = permanent
-  uint16_t jail = 0;
-  uint8_t flags = 0;
-};
-
-enum class PutResult { kInserted, kUpdated, kFull };
-
-template <typename Slot>
-class HostTable {
+class HostIndex4 {
  public:
-  using Traits = SlotTraits<Slot>;
-  static constexpr uint32_t kMaxProbeSlots = XDPBAN_MAX_PROBE * Traits::kPerBucket;
+  // lines >= XDPBAN_HIDX_MIN_LINES (checked by Blocklist when it opens the map).
+  HostIndex4(xdpban_hidx4_line* lines, uint32_t nlines, uint32_t seed)
+      : lines_(lines), nlines_(nlines), seed_(seed) {}
 
-  // nslots and bloom_words are powers of two (checked by the caller that
-  // created the maps; see Blocklist).
-  HostTable(Slot* slots, uint32_t nslots, uint64_t* bloom, uint32_t bloom_words, uint32_t seed)
-      : slots_(slots), nslots_(nslots), bloom_(bloom), bloom_words_(bloom_words), seed_(seed) {}
-
-  // Inserts or updates. kFull: no free slot within the probe bound (the caller
-  // then stores the host elsewhere).
-  PutResult put(const uint8_t* addr, const HostValue& v) {
-    uint64_t h = Traits::hash(addr, seed_);
-    uint32_t home = home_slot(h);
-    int64_t free_pos = -1;
-    for (uint32_t i = 0; i < kMaxProbeSlots; ++i) {
-      Slot& s = slots_[(home + i) & (nslots_ - 1)];
-      uint8_t st = load_state(s);
-      if (st == XDPBAN_SLOT_USED && same(s, addr)) {
-        s.jail = v.jail;
-        s.flags = v.flags;
-        __atomic_store_n(&s.expires_ns, v.expires_ns, __ATOMIC_RELEASE);
-        return PutResult::kUpdated;
-      }
-      if (st != XDPBAN_SLOT_USED && free_pos < 0) free_pos = (home + i) & (nslots_ - 1);
-      if (st == XDPBAN_SLOT_EMPTY) break;  // the chain ends: addr is not present further on
+  // Inserts or updates the expiry code of addr (4 bytes). kSpilled: neither
+  // its home line nor the next had room; the home line is marked so the
+  // program looks in the hash map (which must hold the host).
+  IndexPut put(const uint8_t* addr, uint32_t code) {
+    Home h = home(addr);
+    if (auto at = locate(h)) {
+      __atomic_store_n(&lines_[at->line].slot[at->slot], h.quotient << 16 | code, __ATOMIC_RELEASE);
+      return IndexPut::kUpdated;
     }
-    if (free_pos < 0) return PutResult::kFull;
-    // The prefilter bit goes in first so the program never skips a live entry.
-    bloom_add(h);
-    Slot& s = slots_[free_pos];
-    std::memcpy(s.addr, addr, Traits::kAddrLen);
-    s.jail = v.jail;
-    s.flags = v.flags;
-    __atomic_store_n(&s.expires_ns, v.expires_ns, __ATOMIC_RELAXED);
-    __atomic_store_n(&s.state, static_cast<uint8_t>(XDPBAN_SLOT_USED), __ATOMIC_RELEASE);
-    ++used_;
-    return PutResult::kInserted;
+    uint32_t value = h.quotient << 16 | code;
+    if (place(h.line, value, false)) return IndexPut::kInserted;
+    uint32_t next = following(h.line);
+    // The home's overflow bit goes in before the entry so no reader misses it.
+    set_header_bits(h.line, XDPBAN_HIDX_OVERFLOW);
+    if (place(next, value, true)) return IndexPut::kInserted;
+    set_header_bits(h.line, XDPBAN_HIDX_SPILL);
+    return IndexPut::kSpilled;
   }
 
-  const Slot* find(const uint8_t* addr) const {
-    int64_t pos = locate(addr);
-    return pos < 0 ? nullptr : &slots_[pos];
-  }
-
+  // false: addr has no slot (not banned, or only in the hash map).
   bool erase(const uint8_t* addr) {
-    int64_t pos = locate(addr);
-    if (pos < 0) return false;
-    __atomic_store_n(&slots_[pos].state, static_cast<uint8_t>(XDPBAN_SLOT_DELETED), __ATOMIC_RELEASE);
-    --used_;
-    ++stale_bloom_;
-    purge_tombstones(static_cast<uint32_t>(pos));
+    auto at = locate(home(addr));
+    if (!at) return false;
+    uint32_t clear = XDPBAN_HIDX_USED(at->slot) | XDPBAN_HIDX_DISPLACED(at->slot);
+    __atomic_fetch_and(&lines_[at->line].header, ~clear, __ATOMIC_RELEASE);
     return true;
   }
 
-  // Visits every USED slot: f(const Slot&).
-  template <typename F>
-  void for_each(F&& f) const {
-    for (uint32_t i = 0; i < nslots_; ++i)
-      if (load_state(slots_[i]) == XDPBAN_SLOT_USED) f(slots_[i]);
+  std::optional<IndexSlot> find(const uint8_t* addr) const { return locate(home(addr)); }
+  // The expiry code addr's slot holds.
+  std::optional<uint32_t> code_of(const uint8_t* addr) const {
+    auto at = locate(home(addr));
+    if (!at) return std::nullopt;
+    return __atomic_load_n(&lines_[at->line].slot[at->slot], __ATOMIC_ACQUIRE) & 0xffff;
+  }
+  // Whether the program, not finding addr in the index, looks in the hash map.
+  bool spills(const uint8_t* addr) const { return header(home(addr).line) & XDPBAN_HIDX_SPILL; }
+
+  // Sets exactly the overflow and spill bits the hosts need: overflow where a
+  // next line holds displaced hosts, spill on the lines in spilled_homes.
+  // Bits only go from set to clear when no host needs them.
+  void reset_marks(const std::vector<uint32_t>& spilled_homes) {
+    std::vector<uint32_t> want(nlines_, 0);
+    for (uint32_t l = 0; l < nlines_; ++l)
+      if (header(following(l)) & kDisplacedMask) want[l] |= XDPBAN_HIDX_OVERFLOW;
+    for (uint32_t l : spilled_homes) want[l] |= XDPBAN_HIDX_SPILL;
+    for (uint32_t l = 0; l < nlines_; ++l) {
+      uint32_t have = header(l) & kMarks;
+      if (have != want[l]) __atomic_fetch_and(&lines_[l].header, ~(have & ~want[l]), __ATOMIC_RELEASE);
+      if (want[l] & ~have) set_header_bits(l, want[l] & ~have);
+    }
   }
 
-  // Counts USED slots (a scan; done once when a table is opened).
-  size_t count() {
+  // Empties the index (no ban stays).
+  void clear() {
+    for (uint32_t l = 0; l < nlines_; ++l) __atomic_store_n(&lines_[l].header, 0u, __ATOMIC_RELEASE);
+  }
+
+  uint32_t home_line(const uint8_t* addr) const { return home(addr).line; }
+  // Starts loading addr's home line (bulk writers call it a few hosts ahead).
+  void prefetch(const uint8_t* addr) const { __builtin_prefetch(&lines_[home(addr).line], 1); }
+  uint32_t lines() const { return nlines_; }
+  size_t used() const {
     size_t n = 0;
-    for_each([&](const Slot&) { ++n; });
-    used_ = n;
+    for (uint32_t l = 0; l < nlines_; ++l)
+      n += static_cast<size_t>(__builtin_popcount(header(l) & kUsedMask));
     return n;
   }
-  size_t size() const { return used_; }
-  uint32_t capacity_slots() const { return nslots_; }
 
-  // Deletions leave their prefilter bits set (false positives only cost a
-  // probe). After many, recompute the filter from the table: each word is
-  // replaced by a superset of the bits its live entries need, so no reader
-  // ever sees a live entry filtered out.
-  size_t stale_bloom() const { return stale_bloom_; }
-  void rebuild_bloom() {
-    std::vector<uint64_t> fresh(bloom_words_, 0);
-    for_each([&](const Slot& s) {
-      uint64_t h = Traits::hash(s.addr, seed_);
-      fresh[xdpban_bloom_word(h, bloom_words_)] |= xdpban_bloom_bits(h);
-    });
-    for (uint32_t w = 0; w < bloom_words_; ++w) __atomic_store_n(&bloom_[w], fresh[w], __ATOMIC_RELEASE);
-    stale_bloom_ = 0;
-  }
-
-  // Wipes every slot and the filter (no ban stays).
-  void clear() {
-    for (uint32_t i = 0; i < nslots_; ++i)
-      __atomic_store_n(&slots_[i].state, static_cast<uint8_t>(XDPBAN_SLOT_EMPTY), __ATOMIC_RELEASE);
-    for (uint32_t w = 0; w < bloom_words_; ++w) __atomic_store_n(&bloom_[w], uint64_t{0}, __ATOMIC_RELEASE);
-    used_ = 0;
-    stale_bloom_ = 0;
+  // Lines for a capacity: at most 80% of the slots full, never below the
+  // minimum that keeps quotients in 16 bits.
+  static uint32_t lines_for(uint64_t capacity) {
+    uint64_t want = (capacity * 5 / 4 + XDPBAN_HIDX_SLOTS - 1) / XDPBAN_HIDX_SLOTS;
+    return static_cast<uint32_t>(want < XDPBAN_HIDX_MIN_LINES ? XDPBAN_HIDX_MIN_LINES : want);
   }
 
  private:
-  uint32_t home_slot(uint64_t h) const {
-    return xdpban_bucket(h, nslots_ / Traits::kPerBucket) * Traits::kPerBucket;
+  static constexpr uint32_t kUsedMask = (1u << XDPBAN_HIDX_SLOTS) - 1;
+  static constexpr uint32_t kDisplacedMask = kUsedMask << XDPBAN_HIDX_SLOTS;
+  static constexpr uint32_t kMarks = XDPBAN_HIDX_OVERFLOW | XDPBAN_HIDX_SPILL;
+
+  struct Home {
+    uint32_t line;
+    uint32_t quotient;
+  };
+  Home home(const uint8_t* addr) const {
+    uint32_t h = xdpban_perm4(addr, seed_);
+    return {xdpban_hidx_line(h, nlines_), xdpban_hidx_quotient(h, nlines_)};
   }
-  static uint8_t load_state(const Slot& s) { return __atomic_load_n(&s.state, __ATOMIC_ACQUIRE); }
-  static bool same(const Slot& s, const uint8_t* addr) {
-    return std::memcmp(s.addr, addr, Traits::kAddrLen) == 0;
+  uint32_t following(uint32_t line) const { return line + 1 < nlines_ ? line + 1 : 0; }
+  uint32_t header(uint32_t line) const { return __atomic_load_n(&lines_[line].header, __ATOMIC_ACQUIRE); }
+  void set_header_bits(uint32_t line, uint32_t bits) {
+    __atomic_fetch_or(&lines_[line].header, bits, __ATOMIC_RELEASE);
   }
 
-  int64_t locate(const uint8_t* addr) const {
-    uint32_t home = home_slot(Traits::hash(addr, seed_));
-    for (uint32_t i = 0; i < kMaxProbeSlots; ++i) {
-      uint32_t pos = (home + i) & (nslots_ - 1);
-      uint8_t st = load_state(slots_[pos]);
-      if (st == XDPBAN_SLOT_EMPTY) return -1;
-      if (st == XDPBAN_SLOT_USED && same(slots_[pos], addr)) return pos;
+  std::optional<IndexSlot> find_in(uint32_t line, uint32_t quotient, bool displaced) const {
+    uint32_t hdr = header(line);
+    for (int i = 0; i < XDPBAN_HIDX_SLOTS; ++i) {
+      if (!(hdr & XDPBAN_HIDX_USED(i)) || bool(hdr & XDPBAN_HIDX_DISPLACED(i)) != displaced) continue;
+      if ((__atomic_load_n(&lines_[line].slot[i], __ATOMIC_ACQUIRE) >> 16) == quotient)
+        return IndexSlot{line, i, displaced};
     }
-    return -1;
+    return std::nullopt;
+  }
+  std::optional<IndexSlot> locate(Home h) const {
+    if (auto at = find_in(h.line, h.quotient, false)) return at;
+    if (header(h.line) & XDPBAN_HIDX_OVERFLOW) return find_in(following(h.line), h.quotient, true);
+    return std::nullopt;
   }
 
-  void bloom_add(uint64_t h) {
-    __atomic_fetch_or(&bloom_[xdpban_bloom_word(h, bloom_words_)], xdpban_bloom_bits(h), __ATOMIC_RELEASE);
-  }
-
-  // A tombstone may become EMPTY (ending chains there) only if no live entry
-  // after it, within the probe bound, has its home at or before it.
-  bool chain_passes(uint32_t pos) const {
-    for (uint32_t i = 1; i < kMaxProbeSlots; ++i) {
-      const Slot& s = slots_[(pos + i) & (nslots_ - 1)];
-      uint8_t st = load_state(s);
-      if (st == XDPBAN_SLOT_EMPTY) return false;
-      if (st != XDPBAN_SLOT_USED) continue;
-      uint32_t home = home_slot(Traits::hash(s.addr, seed_));
-      uint32_t dist_to_entry = (pos + i - home) & (nslots_ - 1);
-      if (dist_to_entry >= i) return true;  // home is at or before pos
+  bool place(uint32_t line, uint32_t value, bool displaced) {
+    uint32_t hdr = header(line);
+    for (int i = 0; i < XDPBAN_HIDX_SLOTS; ++i) {
+      if (hdr & XDPBAN_HIDX_USED(i)) continue;
+      __atomic_store_n(&lines_[line].slot[i], value, __ATOMIC_RELAXED);
+      // Displaced first, then used: a reader never sees a used slot with the wrong home.
+      if (displaced) set_header_bits(line, XDPBAN_HIDX_DISPLACED(i));
+      set_header_bits(line, XDPBAN_HIDX_USED(i));
+      return true;
     }
     return false;
   }
 
-  void purge_tombstones(uint32_t pos) {
-    for (uint32_t i = 0; i < kMaxProbeSlots; ++i) {
-      uint32_t p = (pos - i) & (nslots_ - 1);
-      uint8_t st = load_state(slots_[p]);
-      if (st == XDPBAN_SLOT_EMPTY) return;
-      if (st == XDPBAN_SLOT_USED) continue;
-      if (chain_passes(p)) return;
-      __atomic_store_n(&slots_[p].state, static_cast<uint8_t>(XDPBAN_SLOT_EMPTY), __ATOMIC_RELEASE);
-    }
+  xdpban_hidx4_line* lines_;
+  uint32_t nlines_;
+  uint32_t seed_;
+};
+
+// A blocked Bloom filter: two bits in one 64-bit word per key. Deletions
+// leave bits set (a false positive only costs a look further); rebuild()
+// recomputes it from the live keys, each word replaced by a superset of what
+// its live keys need, so no reader ever sees a live key filtered out.
+class Bloom {
+ public:
+  Bloom(uint64_t* words, uint32_t nwords) : words_(words), nwords_(nwords) {}
+  void add(uint64_t h) {
+    __atomic_fetch_or(&words_[xdpban_bloom_word(h, nwords_)], xdpban_bloom_bits(h), __ATOMIC_RELEASE);
+  }
+  void prefetch(uint64_t h) const { __builtin_prefetch(&words_[xdpban_bloom_word(h, nwords_)], 1); }
+  bool maybe(uint64_t h) const {
+    uint64_t bits = xdpban_bloom_bits(h);
+    return (__atomic_load_n(&words_[xdpban_bloom_word(h, nwords_)], __ATOMIC_ACQUIRE) & bits) == bits;
+  }
+  void rebuild(const std::vector<uint64_t>& hashes) {
+    std::vector<uint64_t> fresh(nwords_, 0);
+    for (uint64_t h : hashes) fresh[xdpban_bloom_word(h, nwords_)] |= xdpban_bloom_bits(h);
+    for (uint32_t w = 0; w < nwords_; ++w) __atomic_store_n(&words_[w], fresh[w], __ATOMIC_RELEASE);
+  }
+  void clear() {
+    for (uint32_t w = 0; w < nwords_; ++w) __atomic_store_n(&words_[w], uint64_t{0}, __ATOMIC_RELEASE);
   }
 
-  Slot* slots_;
-  uint32_t nslots_;
-  uint64_t* bloom_;
-  uint32_t bloom_words_;
-  uint32_t seed_;
-  size_t used_ = 0;
-  size_t stale_bloom_ = 0;
+ private:
+  uint64_t* words_;
+  uint32_t nwords_;
 };
 
 }  // namespace xdpban

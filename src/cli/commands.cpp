@@ -703,8 +703,9 @@ void add_stats(CLI::App& app, GlobalOptions& g) {
     if (json) {
       nlohmann::json j;
       for (auto& [k, v] : c) j["counters"][k] = v;
-      j["tables"] = {{"hosts4", u->hosts4}, {"hosts6", u->hosts6}, {"slots4", u->slots4},
-                     {"slots6", u->slots6}, {"nets4", u->nets4},   {"nets6", u->nets6}};
+      j["tables"] = {{"hosts4", u->hosts4},    {"hosts6", u->hosts6}, {"slots4", u->slots4},
+                     {"slots6", u->slots6},    {"nets4", u->nets4},   {"nets6", u->nets6},
+                     {"spilled4", u->spilled4}};
       j["interfaces"] = nlohmann::json::array();
       for (const auto& a : att)
         j["interfaces"].push_back({{"ifname", a.ifname}, {"mode", a.mode}, {"dispatcher", a.dispatcher}});
@@ -712,8 +713,10 @@ void add_stats(CLI::App& app, GlobalOptions& g) {
       return;
     }
     for (auto& [k, v] : c) std::printf("%-14s %llu\n", k, static_cast<unsigned long long>(v));
-    std::printf("hosts          %zu IPv4 (of %zu slots), %zu IPv6 (of %zu slots)\n", u->hosts4, u->slots4,
+    std::printf("hosts          %zu IPv4 (capacity %zu), %zu IPv6 (capacity %zu)\n", u->hosts4, u->slots4,
                 u->hosts6, u->slots6);
+    if (u->spilled4)
+      std::printf("               %zu IPv4 hosts outside the index (their lines were full)\n", u->spilled4);
     std::printf("networks       %zu IPv4, %zu IPv6\n", u->nets4, u->nets6);
     if (att.empty()) std::printf("interfaces     none (run 'xdpban attach IFACE')\n");
     for (const auto& a : att)

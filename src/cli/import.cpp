@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,9 @@ int write_direct(Blocklist& bl, uint16_t jail_id, const std::vector<BlocklistEnt
     if (o.replace && b.jail == jail_id) stale.push_back(b.cidr);
   };
   Progress progress(entries.size());
+  std::vector<BanInfo> writes;      // what the maps get, in one go
+  std::vector<size_t*> adds_to;     // ... the count each one adds to once written
+  std::vector<size_t> write_entry;  // ... and its entry
   for (size_t i = 0; i < entries.size(); ++i) {
     progress.tick(i);
     const auto& e = entries[i];
@@ -153,18 +157,29 @@ int write_direct(Blocklist& bl, uint16_t jail_id, const std::vector<BlocklistEnt
       ++*count;
       continue;
     }
-    if (auto st = bl.ban(BanInfo{e.cidr, expires, jail_id, XDPBAN_BAN_IMPORT}); st) {
-      ++*count;
-    } else if (BanSink::is_full(st.error())) {
-      // Full: this one is not loaded; later ones may still fit (a host spills to the network trie).
+    writes.push_back(BanInfo{e.cidr, expires, jail_id, XDPBAN_BAN_IMPORT});
+    adds_to.push_back(count);
+    write_entry.push_back(i);
+  }
+  auto written = bl.ban_many(writes);
+  std::optional<size_t> failed;
+  for (size_t w = 0; w < writes.size(); ++w) {
+    if (written[w]) {
+      ++*adds_to[w];
+    } else if (BanSink::is_full(written[w].error())) {
+      // Full: this one is not loaded; later ones may still fit (updates of entries already there).
       if (n.not_loaded++ == 0) n.not_loaded_reason = kTablesFull;
-    } else {
-      progress.done();
-      say(name + ":" + std::to_string(e.line) + ": " + st.error().message);
-      say("stopped after " + std::to_string(i) + " of " + std::to_string(entries.size()) +
-          " entries; nothing was removed from jail '" + o.jail + "'");
-      return kExitFailed;
+    } else if (!failed) {
+      failed = w;
     }
+  }
+  if (failed) {
+    progress.done();
+    const auto& e = entries[write_entry[*failed]];
+    say(name + ":" + std::to_string(e.line) + ": " + written[*failed].error().message);
+    say("loaded " + std::to_string(n.added + n.already) + " of " + std::to_string(entries.size()) +
+        " entries; nothing was removed from jail '" + o.jail + "'");
+    return kExitFailed;
   }
   while (j < existing->size()) pass_existing((*existing)[j++]);
   progress.done();

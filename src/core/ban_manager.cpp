@@ -157,20 +157,16 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
   std::vector<const BanRecord*> changed;  // to the store in one go, after the maps
   // Does a ban ending at `theirs` last at least as long as one ending at `ours`?
   auto outlasts = [](int64_t theirs, int64_t ours) { return theirs == 0 || (ours != 0 && theirs >= ours); };
-  auto put = [&](const BanRecord& r) -> Status {
-    if (auto st = sink_.insert(r); !st) return st;
-    index(r);
-    changed.push_back(&r);
-    return {};
-  };
   // Whatever reached the maps reaches the store, also when a later entry fails.
   auto save = [&]() -> Status { return store_ ? store_->save_bans(changed) : Status{}; };
-  // A full table: this entry is not loaded, the next ones may still fit.
-  auto full = [&](const Error& e) {
-    if (!BanSink::is_full(e)) return false;
-    if (n.not_loaded++ == 0) n.not_loaded_reason = e.message;
-    return true;
+  // What goes to the maps, in one go after the pass: a new record, or a
+  // changed one with what it was (to put back when the maps refuse it).
+  struct Pending {
+    std::map<Cidr, BanRecord>::iterator at;
+    std::optional<BanRecord> before;
+    size_t* count;
   };
+  std::vector<Pending> pending;
   // One pass over both sorted sequences.
   auto it = active_.begin();
   for (const Cidr& c : cidrs) {
@@ -178,42 +174,61 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
       if (replace && it->second.jail == jail) stale.push_back(it->first);
     if (it == active_.end() || c < it->first) {
       it = active_.emplace_hint(it, c, BanRecord{c, jail, now, expiry, 1, flags, 0});
-      if (auto st = put(it->second); !st) {  // not in the maps: not a ban
-        it = active_.erase(it);
-        if (full(st.error())) continue;
-        (void)save();
-        return st.error();
-      }
-      ++it;
-      ++n.added;
+      pending.push_back(Pending{it++, std::nullopt, &n.added});
       continue;
     }
     BanRecord& cur = it->second;
-    const BanRecord before = cur;
-    ++it;
     bool live = cur.expiry == 0 || cur.expiry > now;
     size_t* count = &n.added;
     if (live && cur.jail == jail) {
       count = &n.already;
       if (cur.expiry == expiry && cur.flags == flags) {
         ++n.already;
+        ++it;
         continue;
       }
-      cur.expiry = expiry;
-      cur.flags = flags;
     } else if (live && outlasts(cur.expiry, expiry)) {
       ++n.kept;  // its own jail keeps it; a --replace of this jail never removes it
+      ++it;
       continue;
+    }
+    pending.push_back(Pending{it, cur, count});
+    if (count == &n.already) {
+      cur.expiry = expiry;
+      cur.flags = flags;
     } else {
       cur = BanRecord{c, jail, now, expiry, 1, flags, 0};
     }
-    if (auto st = put(cur); !st) {
-      cur = before;  // the maps still hold the ban as it was
-      if (full(st.error())) continue;
-      (void)save();
-      return st.error();
+    ++it;
+  }
+  std::vector<const BanRecord*> records;
+  records.reserve(pending.size());
+  for (const auto& p : pending) records.push_back(&p.at->second);
+  std::vector<Status> done = sink_.insert_many(records);
+  std::optional<Error> failed;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    Pending& p = pending[i];
+    if (done[i]) {
+      index(p.at->second);
+      changed.push_back(&p.at->second);
+      ++*p.count;
+      continue;
     }
-    ++*count;
+    // Not in the maps: not a ban (or still the ban it was).
+    if (p.before)
+      p.at->second = *p.before;
+    else
+      active_.erase(p.at);
+    const Error& e = done[i].error();
+    if (BanSink::is_full(e)) {  // a full table: the next entries may still fit
+      if (n.not_loaded++ == 0) n.not_loaded_reason = e.message;
+    } else if (!failed) {
+      failed = e;
+    }
+  }
+  if (failed) {
+    (void)save();
+    return *failed;
   }
   if (auto st = save(); !st) return st.error();
   if (n.not_loaded > 0) return n;  // the old entries stay: the new set is not wholly in force

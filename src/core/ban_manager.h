@@ -49,6 +49,14 @@ class BanSink {
   virtual ~BanSink() = default;
   virtual Status insert(const BanRecord& ban) = 0;  // insert or update
   virtual Status erase(const Cidr& cidr) = 0;
+  // Many at once, a status each in order (a full map fails only what did not
+  // fit); a sink may write them faster than one by one.
+  virtual std::vector<Status> insert_many(const std::vector<const BanRecord*>& bans) {
+    std::vector<Status> out;
+    out.reserve(bans.size());
+    for (const BanRecord* b : bans) out.push_back(insert(*b));
+    return out;
+  }
 };
 
 // Where bans are remembered (survives reboots).

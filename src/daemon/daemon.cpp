@@ -397,6 +397,7 @@ Status Daemon::reconcile() {
   std::vector<BanRecord> active;
   active.reserve(stored->size() + in_maps->size());
   size_t restored = 0, expired = 0, adopted = 0, removed = 0, changed = 0;
+  std::vector<size_t> put_back;  // positions in `active` of bans the maps lack
   if (auto st = store_->begin(); !st) return st;
   auto adopt = [&](const BanInfo& e) {
     BanRecord r = sink_->record_of(e);
@@ -442,13 +443,16 @@ Status Daemon::reconcile() {
       if (entry) (void)sink_->erase(b.cidr);
       continue;
     }
-    if (!entry) {
-      if (auto st = sink_->insert(b); !st) return st;
-      ++restored;
-    }
+    if (!entry) put_back.push_back(active.size());
     active.push_back(std::move(b));
   }
   while (m < m_order.size()) adopt((*in_maps)[m_order[m++]]);
+  // Into the maps in batches (new maps after a reboot: up to every ban).
+  std::vector<const BanRecord*> to_insert;
+  for (size_t i : put_back) to_insert.push_back(&active[i]);
+  for (const auto& st : sink_->insert_many(to_insert))
+    if (!st) return st;
+  restored = put_back.size();
   // The allow list the same way: new maps get the stored entries back; the
   // same maps are the truth (xdpban allow add/del while the daemon was down).
   size_t allow_restored = 0;

@@ -105,10 +105,10 @@ std::string render_metrics(const MetricsSnapshot& s) {
     w.sample({{"table", "hosts"}, {"family", "ipv6"}}, static_cast<uint64_t>(u.hosts6));
     w.sample({{"table", "networks"}, {"family", "ipv4"}}, static_cast<uint64_t>(u.nets4));
     w.sample({{"table", "networks"}, {"family", "ipv6"}}, static_cast<uint64_t>(u.nets6));
-    w.family("xdpban_map_slots", T::kGauge, "Slots of the host tables (their capacity), by address family.");
+    w.family("xdpban_map_slots", T::kGauge, "Capacity of the host maps, by address family.");
     w.sample({{"table", "hosts"}, {"family", "ipv4"}}, static_cast<uint64_t>(u.slots4));
     w.sample({{"table", "hosts"}, {"family", "ipv6"}}, static_cast<uint64_t>(u.slots6));
-    w.family("xdpban_map_fill_ratio", T::kGauge, "Host table entries / slots, by address family.");
+    w.family("xdpban_map_fill_ratio", T::kGauge, "Host map entries / capacity, by address family.");
     w.sample({{"table", "hosts"}, {"family", "ipv4"}}, u.slots4 ? double(u.hosts4) / double(u.slots4) : 0.0);
     w.sample({{"table", "hosts"}, {"family", "ipv6"}}, u.slots6 ? double(u.hosts6) / double(u.slots6) : 0.0);
   }

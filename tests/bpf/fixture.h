@@ -29,7 +29,7 @@ class Datapath : public ::testing::Test {
     set_bpf_log_verbose(false);
     DatapathOptions o;
     o.pin_dir = kPinDir;
-    o.capacity = 4096;
+    o.capacity = 16384;
     auto lp = LoadedProgram::load(o);
     if (!lp) {
       skip_reason_ = "cannot load the XDP program (" + lp.error().message + ")";

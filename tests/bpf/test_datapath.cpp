@@ -3,6 +3,7 @@
 // Needs root and BPF; skips with the reason otherwise, except under CI=true
 // where a skip is a failure.
 #include "bpf/ban_sink.h"
+#include "bpf/host_table.h"
 #include "fixture.h"
 
 namespace xdpban {
@@ -143,6 +144,83 @@ TEST_F(Datapath, ManyHostsAllFoundNoneInvented) {
     std::string miss = "100.101." + std::to_string(i / 250) + "." + std::to_string(i % 250);
     EXPECT_EQ(run(ipv4(eth({}, kEthIp), miss.c_str())), XDP_PASS) << miss;
   }
+}
+
+// The index keeps a host in its home line, else the next line, else only in
+// the hash map (the line marked "spill"): the program drops all of them, and
+// no neighbour, through every path, also after removals and a rebuild of
+// the marks; listings and lookups see exactly the bans.
+TEST_F(Datapath, IndexOverflowAndSpillStillEnforced) {
+  auto fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str());
+  ASSERT_GE(fd, 0);
+  uint32_t zero = 0;
+  xdpban_meta meta{};
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &zero, &meta), 0);
+  close(fd);
+  xdpban_hidx4_line unused{};
+  HostIndex4 geometry(&unused, meta.hidx4_lines, meta.hash_seed);  // home lines only, no memory read
+  const uint32_t home = 777;
+  std::vector<std::string> hosts, others;
+  for (uint32_t x = 0xc6330000; hosts.size() < 2 * XDPBAN_HIDX_SLOTS + 6; ++x) {  // 198.51.x.x
+    uint8_t a[4] = {uint8_t(x >> 24), uint8_t(x >> 16), uint8_t(x >> 8), uint8_t(x)};
+    std::string s = std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
+                    std::to_string(a[3]);
+    if (geometry.home_line(a) == home)
+      hosts.push_back(s);
+    else if (others.size() < 50)
+      others.push_back(s);
+  }
+  uint64_t exact0 = bl_->stats()->host_exact;
+  for (const auto& h : hosts) ban(h.c_str(), 3600);
+  auto u = bl_->usage();
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->spilled4, 6u) << "15 in the home line, 15 in the next, 6 only in the hash map";
+  for (const auto& h : hosts) EXPECT_EQ(run(ipv4(eth({}, kEthIp), h.c_str())), XDP_DROP) << h;
+  for (const auto& o : others) EXPECT_EQ(run(ipv4(eth({}, kEthIp), o.c_str())), XDP_PASS) << o;
+  EXPECT_GE(bl_->stats()->host_exact - exact0, 6u) << "spilled hosts are read from the hash map";
+  // Remove some of each kind; what stays is enforced, what went passes.
+  for (size_t i = 0; i < hosts.size(); i += 3) ASSERT_TRUE(*bl_->unban(*Cidr::parse(hosts[i])));
+  ASSERT_TRUE(bl_->maintain(true).ok());
+  for (size_t i = 0; i < hosts.size(); ++i)
+    EXPECT_EQ(run(ipv4(eth({}, kEthIp), hosts[i].c_str())), i % 3 ? XDP_DROP : XDP_PASS) << hosts[i];
+  auto listed = bl_->list();
+  ASSERT_TRUE(listed.ok());
+  size_t mine = 0;
+  for (const auto& b : *listed)
+    for (size_t i = 0; i < hosts.size(); ++i)
+      if (b.cidr.str() == hosts[i]) {
+        EXPECT_NE(i % 3, 0u) << hosts[i] << " was unbanned but is listed";
+        ++mine;
+      }
+  EXPECT_EQ(mine, hosts.size() - (hosts.size() + 2) / 3);
+  for (size_t i = 0; i < hosts.size(); ++i)
+    EXPECT_EQ(bl_->find(*Cidr::parse(hosts[i]))->has_value(), i % 3 != 0);
+  for (size_t i = 1; i < hosts.size(); ++i) {
+    if (i % 3) {
+      ASSERT_TRUE(*bl_->unban(*Cidr::parse(hosts[i])));
+    }
+  }
+}
+
+// A batch writes what one-by-one bans write, and counts what did not fit.
+TEST_F(Datapath, BanManyEnforcesEveryBanInTheBatch) {
+  std::vector<BanInfo> batch;
+  for (uint32_t i = 0; i < 2000; ++i) {
+    std::string a = "100.102." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    batch.push_back(BanInfo{*Cidr::parse(a), boottime_ns() + 3600000000000ull, 1, XDPBAN_BAN_IMPORT});
+  }
+  batch.push_back(BanInfo{*Cidr::parse("2001:db8:77::1"), 0, 1, XDPBAN_BAN_IMPORT});
+  batch.push_back(BanInfo{*Cidr::parse("198.18.77.0/24"), 0, 1, XDPBAN_BAN_IMPORT});
+  for (const auto& st : bl_->ban_many(batch)) ASSERT_TRUE(st.ok()) << st.error().message;
+  for (uint32_t i = 0; i < 2000; i += 7) {
+    std::string a = "100.102." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    EXPECT_EQ(run(ipv4(eth({}, kEthIp), a.c_str())), XDP_DROP) << a;
+    std::string miss = "100.103." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    EXPECT_EQ(run(ipv4(eth({}, kEthIp), miss.c_str())), XDP_PASS) << miss;
+  }
+  EXPECT_EQ(run(ipv6(eth({}, kEthIp6), "2001:db8:77::1")), XDP_DROP);
+  EXPECT_EQ(run(ipv4(eth({}, kEthIp), "198.18.77.5")), XDP_DROP);
+  for (const auto& b : batch) ASSERT_TRUE(*bl_->unban(b.cidr));
 }
 
 // Jail names take ids from a table of XDPBAN_MAX_JAILS: once every id has

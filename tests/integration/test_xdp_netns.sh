@@ -77,4 +77,42 @@ for field in passed dropped_v4 dropped_v6 allow_hits expired_hits non_ip malform
   echo "$stats" | grep -q "\"$field\"" || fail "bpftool stats lacks $field"
 done
 ok "bpftool shows named fields"
+
+# The maps holding bans list exactly the active bans (hosts and networks, v4
+# and v6), with named fields, in well under a second, and a lookup by address
+# finds a ban.
+xb unban --all >/dev/null || fail "unban --all before the dump check"
+for c in 198.51.100.7 198.51.100.8 2001:db8::7 198.18.0.0/15 2001:db8:1::/48; do
+  xb ban "$c" --for 1h >/dev/null || fail "ban $c for the dump check"
+done
+t0=$(date +%s%N)
+for m in hosts4 hosts6 nets4 nets6; do
+  bpftool -j map dump pinned "$PD/xdpban_$m" >"$PD.$m.json" || fail "bpftool map dump xdpban_$m"
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+python3 - "$PD" <<'PY' || fail "bpftool dumps do not list exactly the bans"
+import ipaddress, json, sys
+pd = sys.argv[1]
+want = {"hosts4": {"198.51.100.7/32", "198.51.100.8/32"}, "hosts6": {"2001:db8::7/128"},
+        "nets4": {"198.18.0.0/15"}, "nets6": {"2001:db8:1::/48"}}
+for m, expect in want.items():
+    got = set()
+    for e in json.load(open(f"{pd}.{m}.json")):
+        f = e["formatted"]
+        for field in ("expires_ns", "jail", "flags", "prefixlen"):
+            assert field in f["value"], (m, field, f)
+        addr = bytes(f["key"]["addr"])
+        plen = f["key"].get("prefixlen", 8 * len(addr))
+        assert f["value"]["prefixlen"] == plen, (m, f)
+        got.add(str(ipaddress.ip_network((addr, plen))))
+    assert got == expect, (m, got, expect)
+PY
+rm -f "$PD".*.json
+[ "$ms" -lt 1000 ] || fail "dumping the four ban maps took $ms ms"
+look=$(bpftool -j map lookup pinned "$PD/xdpban_hosts4" key 198 51 100 7) || fail "bpftool lookup of a banned host"
+echo "$look" | grep -q '"expires_ns"' || fail "lookup of 198.51.100.7 shows no named value: $look"
+bpftool map lookup pinned "$PD/xdpban_hosts4" key 198 51 100 9 >/dev/null 2>&1 && fail "lookup of a host never banned found an entry"
+look=$(bpftool -j map lookup pinned "$PD/xdpban_nets4" key 32 0 0 0 198 19 4 5) || fail "bpftool lookup of an address in a banned network"
+echo "$look" | grep -q '"prefixlen":15' || fail "lookup of 198.19.4.5 does not find the /15: $look"
+ok "bpftool dumps list exactly the 5 bans in $ms ms; lookups by address work"
 echo "all integration checks passed"

@@ -21,8 +21,9 @@ const volatile __u32 bench_hosts = 0;  /* host indexes [0, bench_hosts) are bann
 const volatile __u32 bench_nets = 0;   /* network indexes [0, bench_nets) are banned */
 const volatile __u32 bench_plen4 = 24; /* prefix length of the IPv4 networks */
 const volatile __u32 bench_plen6 = 64; /* prefix length of the IPv6 networks (<= 64) */
-const volatile __u32 bench_span = 1;   /* bench_part_span: slots of xdpban_hosts4 it touches (power of two) */
+const volatile __u32 bench_span = 1;   /* bench_part_span: cache lines of bench_area it touches (power of two) */
 const volatile __u32 bench_flood_sources = 1; /* bench_flood: sources [0, n) of bench_addr.h */
+const volatile __u32 bench_part_pass = 0; /* bench_part_*: keep the frame's source and pass (live misses) */
 
 enum bench_kind {
 	BENCH_MISS = 0, /* a host index >= bench_hosts: not banned as a host */
@@ -45,6 +46,35 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, BENCH_CNT_MAX);
 } bench_counts SEC(".maps");
+
+/* 32 MiB of memory for bench_part_span: what reading one random line of a
+ * table of a given footprint costs. */
+#define BENCH_AREA_LINES (1u << 19)
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xdpban_hidx4_line);
+	__uint(max_entries, BENCH_AREA_LINES);
+} bench_area SEC(".maps");
+
+/* The same 32 MiB as 1024 arrays of 32 KiB (header included), which the
+ * kernel allocates with kmalloc (physically contiguous, mapped with huge
+ * pages) rather than vmalloc: bench_part_mim, to compare with bench_part_span. */
+#define BENCH_MIM_INNER 4057 /* u64 words: 312-byte array header + 4057 * 8 = 32 KiB */
+#define BENCH_MIM_LINES 507  /* 64-byte aligned lines per inner array (from word 1) */
+struct bench_mim_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, BENCH_MIM_INNER);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__array(values, struct bench_mim_inner);
+} bench_mim SEC(".maps");
 
 static __always_inline void bench_count(__u32 which)
 {
@@ -198,7 +228,11 @@ enum bench_part {
 	BENCH_PART_ALLOW = 2,
 	BENCH_PART_CLOCK = 3,
 	BENCH_PART_COARSE = 4, /* not used by the classifier: the cheaper clock, for comparison */
-	BENCH_PART_SPAN = 5,   /* one slot read within the first bench_span slots: a smaller table's cost */
+	BENCH_PART_SPAN = 5,   /* one line read within the first bench_span lines of a 32 MiB area */
+	BENCH_PART_LINE = 6,   /* the host's index line read, nothing else */
+	BENCH_PART_MIM = 7,    /* like SPAN, in kmalloc'd 32 KiB arrays (bench_mim) */
+	BENCH_PART_GUARD = 8,  /* the network prefilter's word */
+	BENCH_PART_NONE = 9,   /* nothing: parse, counters */
 };
 
 static __always_inline int bench_part(struct xdp_md *ctx, int part)
@@ -213,7 +247,7 @@ static __always_inline int bench_part(struct xdp_md *ctx, int part)
 	if (!st)
 		return XDP_PASS;
 	parsed = xdpban_parse(ctx, &pkt);
-	if (parsed != XDPBAN_PARSE_V4 || bench_set_source(ctx, parsed, &pkt, BENCH_HIT))
+	if (parsed != XDPBAN_PARSE_V4 || (!bench_part_pass && bench_set_source(ctx, parsed, &pkt, BENCH_HIT)))
 		return XDP_ABORTED;
 	ip = pkt.l3;
 	if ((void *)(ip + 1) > data_end)
@@ -222,20 +256,40 @@ static __always_inline int bench_part(struct xdp_md *ctx, int part)
 	if (part == BENCH_PART_BLOOM)
 		st->passed += xdpban_bloom_test(&xdpban_bloom4, h, xdpban_bloom4_words);
 	else if (part == BENCH_PART_TABLE)
-		st->passed += xdpban_host4_lookup(ip->saddr, h, &now, st);
+		st->passed += xdpban_host4_lookup((const __u8 *)&ip->saddr, &now, st);
 	else if (part == BENCH_PART_ALLOW)
 		st->passed += xdpban_allowed4((const __u8 *)&ip->saddr);
 	else if (part == BENCH_PART_SPAN) {
 		__u32 idx = (__u32)h & (bench_span - 1);
-		struct xdpban_host4 *slot = bpf_map_lookup_elem(&xdpban_hosts4, &idx);
+		struct xdpban_hidx4_line *line = bpf_map_lookup_elem(&bench_area, &idx);
 
-		st->passed += slot && *(__u32 *)slot->addr == ip->saddr;
+		st->passed += line && line->slot[0] == ip->saddr;
+	} else if (part == BENCH_PART_GUARD) {
+		__u32 block = ((__u32)((__u8 *)&ip->saddr)[0] << 12) | ((__u32)((__u8 *)&ip->saddr)[1] << 4) |
+			      (((__u8 *)&ip->saddr)[2] >> 4);
+
+		st->passed += xdpban_guard_test(&xdpban_nguard4, block);
+	} else if (part == BENCH_PART_NONE) {
+		st->passed += 1;
+	} else if (part == BENCH_PART_MIM) {
+		__u32 idx = (__u32)h & (bench_span - 1);
+		__u32 outer = idx / BENCH_MIM_LINES, word = 1 + (idx % BENCH_MIM_LINES) * 8;
+		void *inner = bpf_map_lookup_elem(&bench_mim, &outer);
+		__u64 *v = inner ? bpf_map_lookup_elem(inner, &word) : 0;
+
+		st->passed += v && *v == ip->saddr;
+	} else if (part == BENCH_PART_LINE) {
+		__u32 hp = xdpban_perm4((const __u8 *)&ip->saddr, xdpban_seed);
+		__u32 idx = xdpban_hidx_line(hp, xdpban_hidx4_lines);
+		struct xdpban_hidx4_line *line = bpf_map_lookup_elem(&xdpban_hidx4, &idx);
+
+		st->passed += line && line->header == ip->saddr;
 	} else if (part == BENCH_PART_CLOCK)
 		st->passed += bpf_ktime_get_boot_ns() & 1;
 	else
 		st->passed += bpf_ktime_get_coarse_ns() & 1;
 	bench_count(BENCH_CNT_PART);
-	return XDP_DROP; /* so they also serve as live receivers */
+	return bench_part_pass ? XDP_PASS : XDP_DROP; /* so they also serve as live receivers */
 }
 
 SEC("xdp")
@@ -269,16 +323,39 @@ int bench_part_coarse(struct xdp_md *ctx)
 }
 
 SEC("xdp")
+int bench_part_guard(struct xdp_md *ctx)
+{
+	return bench_part(ctx, BENCH_PART_GUARD);
+}
+
+SEC("xdp")
+int bench_part_none(struct xdp_md *ctx)
+{
+	return bench_part(ctx, BENCH_PART_NONE);
+}
+
+SEC("xdp")
+int bench_part_mim(struct xdp_md *ctx)
+{
+	return bench_part(ctx, BENCH_PART_MIM);
+}
+
+SEC("xdp")
+int bench_part_line(struct xdp_md *ctx)
+{
+	return bench_part(ctx, BENCH_PART_LINE);
+}
+
+SEC("xdp")
 int bench_part_span(struct xdp_md *ctx)
 {
 	return bench_part(ctx, BENCH_PART_SPAN);
 }
 
-/* Live-frames generator: a random banned IPv4 host as source, a valid header
- * checksum (so the frame also survives the IP stack for netfilter runs), out
- * of the same interface. */
-SEC("xdp")
-int bench_gen(struct xdp_md *ctx)
+/* Live-frames generator: a random IPv4 source of the given kind, a valid
+ * header checksum (so the frame also survives the IP stack for netfilter and
+ * pass-all runs), out of the same interface. */
+static __always_inline int bench_generate(struct xdp_md *ctx, int kind)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	struct xdpban_pkt pkt = {};
@@ -291,7 +368,7 @@ int bench_gen(struct xdp_md *ctx)
 	ip = pkt.l3;
 	if ((void *)(ip + 1) > data_end)
 		return XDP_ABORTED;
-	ip->saddr = bpf_htonl(bench_host4(bench_index(bench_hosts ? BENCH_HIT : BENCH_MISS)));
+	ip->saddr = bpf_htonl(bench_host4(bench_index(kind)));
 	ip->check = 0;
 	w = (__u16 *)ip;
 #pragma unroll
@@ -302,6 +379,20 @@ int bench_gen(struct xdp_md *ctx)
 	ip->check = (__u16)~sum;
 	bench_count(BENCH_CNT_GEN);
 	return XDP_TX;
+}
+
+/* Banned sources (never-banned ones when no host is banned). */
+SEC("xdp")
+int bench_gen(struct xdp_md *ctx)
+{
+	return bench_generate(ctx, bench_hosts ? BENCH_HIT : BENCH_MISS);
+}
+
+/* Sources never banned: the common case of legitimate traffic. */
+SEC("xdp")
+int bench_gen_miss(struct xdp_md *ctx)
+{
+	return bench_generate(ctx, BENCH_MISS);
 }
 
 /* Receivers for the live run: the drop-all ceiling, and pass-all (counts what

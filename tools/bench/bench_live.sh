@@ -29,7 +29,8 @@ while [ $# -gt 0 ]; do
     --no-netfilter) netfilter=0; shift ;;
     --permanent) global+=(--permanent); shift ;;
     --receivers) main_receivers=$2; shift 2 ;;
-    --span-mib) global_live=(--span-mib "$2"); shift 2 ;;
+    --span-mib) global_live+=(--span-mib "$2"); shift 2 ;;
+    --miss) global_live+=(--miss); shift ;;
     *) echo "usage: $0 [--bench PATH] [--bans N] [--seconds S] [--cpu C] [--rounds R] [--no-netfilter] [--permanent] [--receivers LIST] [--span-mib N]" >&2; exit 2 ;;
   esac
 done

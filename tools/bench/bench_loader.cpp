@@ -21,6 +21,10 @@ std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
 
 }  // namespace
 
+namespace {
+const int* ptr_to(const int& v) { return &v; }
+}  // namespace
+
 Result<std::unique_ptr<BenchProgram>> BenchProgram::load(const std::string& pin_dir, const BenchConfig& cfg) {
   Fd meta_fd(bpf_obj_get((pin_dir + "/" XDPBAN_MAP_META).c_str()));
   if (!meta_fd.valid()) return make_error(errno, "no pinned maps in " + pin_dir + ": " + errstr(errno));
@@ -47,8 +51,7 @@ Result<std::unique_ptr<BenchProgram>> BenchProgram::load(const std::string& pin_
     bpf_map__set_max_entries(map, info.max_entries);
   }
   skel->rodata->xdpban_seed = meta.hash_seed;
-  skel->rodata->xdpban_host4_buckets = meta.host4_slots / XDPBAN_HOST4_PER_BUCKET;
-  skel->rodata->xdpban_host6_buckets = meta.host6_slots / XDPBAN_HOST6_PER_BUCKET;
+  skel->rodata->xdpban_hidx4_lines = meta.hidx4_lines;
   skel->rodata->xdpban_bloom4_words = meta.bloom4_words;
   skel->rodata->xdpban_bloom6_words = meta.bloom6_words;
   skel->rodata->bench_hosts = cfg.hosts;
@@ -59,8 +62,16 @@ Result<std::unique_ptr<BenchProgram>> BenchProgram::load(const std::string& pin_
       bpf_map__max_entries(skel->maps.xdpban_ftable) / XDPBAN_FLOOD_SLOTS_PER_BUCKET;
   skel->rodata->bench_span = cfg.span;
   skel->rodata->bench_flood_sources = cfg.flood_sources;
+  skel->rodata->bench_part_pass = cfg.part_pass;
   if (int err = xdpban_bench_bpf__load(skel); err != 0)
     return make_error(-err, "cannot load the bench BPF object: " + errstr(err));
+  // bench_mim's inner arrays (the outer map holds the only reference once set).
+  int outer = bpf_map__fd(skel->maps.bench_mim);
+  for (uint32_t i = 0; i < bpf_map__max_entries(skel->maps.bench_mim); ++i) {
+    Fd inner(bpf_map_create(BPF_MAP_TYPE_ARRAY, nullptr, 4, 8, 4057, nullptr));
+    if (!inner.valid() || bpf_map_update_elem(outer, &i, ptr_to(inner.get()), BPF_ANY) != 0)
+      return make_error(errno, "cannot fill bench_mim: " + errstr(errno));
+  }
   // The measurement is meaningless unless the bench program reads the very maps
   // the Blocklist wrote: check every pinned map is the same kernel object.
   bpf_object__for_each_map(map, skel->obj) {

@@ -21,8 +21,9 @@ struct BenchConfig {
   uint32_t nets = 0;   // network indexes [0, nets) are banned
   uint32_t plen4 = 24;
   uint32_t plen6 = 64;
-  uint32_t span = 1;  // bench_part_span: host4 slots touched (power of two)
+  uint32_t span = 1;           // bench_part_span: host4 slots touched (power of two)
   uint32_t flood_sources = 1;  // bench_flood: sources [0, n)
+  bool part_pass = false;      // bench_part_*: keep the frame's source and pass (live misses)
 };
 
 class BenchProgram {

@@ -17,7 +17,7 @@
 #include "parse.bpf.h"
 #include "xdpban/abi.h"
 
-/* Set by the loader (from the bucket table's size): buckets, a power of two. */
+/* Set by the loader: the bucket table's lines (any count). */
 const volatile __u32 xdpban_flood_buckets = 1;
 
 /* The rule id of each (protocol, port), 4 bits each; 0 = not guarded. */
@@ -38,13 +38,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdpban_frules SEC(".maps");
 
-/* The buckets; the loader sizes it from flood_tracked (xdpban.conf). */
+/* The buckets, a line of five per value; the loader sizes it from
+ * flood_tracked (xdpban.conf). Mmapable, so the values start on a page and
+ * each one is a cache line. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct xdpban_flood_slot);
-	__uint(max_entries, 1 << 18);
+	__type(value, struct xdpban_flood_bucket);
+	__uint(max_entries, 1 << 16);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdpban_ftable SEC(".maps");
 
@@ -120,7 +122,7 @@ static __always_inline void xdpban_flood_net(__u8 *net, const __u8 *saddr, int v
 }
 
 static __always_inline void xdpban_flood_report(const __u8 *net, int v6, __u32 plen, __u32 rule,
-						struct xdpban_flood_slot *b, __u64 now,
+						struct xdpban_flood_bucket *bk, __u32 i, __u64 now,
 						struct xdpban_stats *st, struct xdpban_flood_stats *fs)
 {
 	struct xdpban_flood_event *e = bpf_ringbuf_reserve(&xdpban_fevents, sizeof(*e), 0);
@@ -134,11 +136,11 @@ static __always_inline void xdpban_flood_report(const __u8 *net, int v6, __u32 p
 	e->prefixlen = plen;
 	e->rule = rule;
 	e->pad = 0;
-	e->dropped = b->dropped;
+	e->dropped = bk->dropped[i];
 	e->time_ns = now;
 	bpf_ringbuf_submit(e, 0);
-	b->reported_s = (__u16)(now / 1000000000ULL);
-	b->dropped = 0;
+	bk->reported = xdpban_flood_report_set(bk->reported, i, now / 1000000000ULL);
+	bk->dropped[i] = 0;
 	st->flood_events++;
 	if (fs)
 		fs->events++;
@@ -151,11 +153,12 @@ static __always_inline int xdpban_flood(struct xdp_md *ctx, int parsed, struct x
 					const __u8 *saddr, struct xdpban_stats *st)
 {
 	__u8 net[16] = {};
-	struct xdpban_flood_slot *b = 0, *victim = 0;
+	struct xdpban_flood_bucket *bk;
 	struct xdpban_flood_rule *r;
 	struct xdpban_flood_stats *fs;
-	__u32 word, rule, plen, fp, base;
-	__u64 *ids, now, tat, h, oldest = ~0ULL;
+	__u32 word, rule, plen, line, i, hit, victim;
+	__u64 *ids, now, tat, h, oldest, fps, x, m;
+	__u16 fp, fp4;
 	int v6 = parsed == XDPBAN_PARSE_V6;
 	int port = xdpban_flood_port(ctx, parsed, pkt);
 
@@ -180,57 +183,73 @@ static __always_inline int xdpban_flood(struct xdp_md *ctx, int parsed, struct x
 		plen = v6 ? 128 : 32;
 	xdpban_flood_net(net, saddr, v6, plen);
 	h = xdpban_flood_hash(net, v6, plen, rule, xdpban_seed);
+	line = xdpban_flood_line(h, xdpban_flood_buckets);
+	bk = bpf_map_lookup_elem(&xdpban_ftable, &line);
+	if (!bk)
+		return XDP_PASS;
+	/* The fingerprints are read before the clock so that the line's cache
+	 * miss overlaps the helper call. */
+	fps = *(__u64 *)&bk->fp[0];
+	fp4 = bk->fp[4];
 	fp = xdpban_flood_fp(h);
-	base = ((__u32)h & (xdpban_flood_buckets - 1)) * XDPBAN_FLOOD_SLOTS_PER_BUCKET;
 	/* Coarse time (one tick of granularity) is plenty for rates of packets
 	 * per second, and costs a tenth of the precise clock. */
 	now = bpf_ktime_get_coarse_ns();
+	/* The slot whose fingerprint matches, found without a branch per slot
+	 * (which slot holds a source is random: a branch per slot mispredicts
+	 * once a packet). m is 1 when lane j of x is zero; the lowest match
+	 * wins; 5 = none. */
+	x = fps ^ (fp * 0x0001000100010001ULL);
+	hit = XDPBAN_FLOOD_SLOTS_PER_BUCKET;
+	m = (((__u64)fp4 ^ fp) - 1) >> 63;
+	hit += (4 - hit) * (__u32)m;
 #pragma unroll
-	for (__u32 i = 0; i < XDPBAN_FLOOD_SLOTS_PER_BUCKET; i++) {
-		__u32 idx = base + i;
-		struct xdpban_flood_slot *s = bpf_map_lookup_elem(&xdpban_ftable, &idx);
-
-		if (!s)
-			return XDP_PASS;
-		if (s->fp == fp) {
-			b = s;
-			break;
-		}
-		if (s->tat_ns < oldest) { /* an empty slot has tat 0: taken first */
-			oldest = s->tat_ns;
-			victim = s;
-		}
+	for (i = 4; i-- > 0;) {
+		m = (((x >> (16 * i)) & 0xffff) - 1) >> 63;
+		hit += (i - hit) * (__u32)m;
 	}
-	if (!b) {
-		/* A source not seen (or forgotten): its bucket starts full. */
-		if (victim) {
-			victim->fp = fp;
-			victim->dropped = 0;
-			victim->reported_s = 0;
-			victim->tat_ns = now + r->interval_ns;
+	if (hit >= XDPBAN_FLOOD_SLOTS_PER_BUCKET) {
+		/* A source not seen (or forgotten): its bucket starts full, in
+		 * an empty slot (tat 0) or the quietest one's. */
+		victim = 0;
+		oldest = bk->tat_ns[0];
+#pragma unroll
+		for (i = 1; i < XDPBAN_FLOOD_SLOTS_PER_BUCKET; i++) {
+			if (bk->tat_ns[i] < oldest) {
+				oldest = bk->tat_ns[i];
+				victim = i;
+			}
 		}
+		if (victim >= XDPBAN_FLOOD_SLOTS_PER_BUCKET)
+			return XDP_PASS;
+		bk->fp[victim] = fp;
+		bk->dropped[victim] = 0;
+		/* Not reported this second: its first report is not held back. */
+		bk->reported = xdpban_flood_report_set(bk->reported, victim, now / 1000000000ULL + 63);
+		bk->tat_ns[victim] = now + r->interval_ns;
 		return XDP_PASS;
 	}
 	/* Concurrent CPUs may interleave these updates; a bucket then admits a
 	 * packet or two more, never fewer. */
-	tat = b->tat_ns;
+	tat = bk->tat_ns[hit];
 	if (tat <= now) {
 		tat = now; /* full again: the source was under its rate */
-		b->dropped = 0;
+		bk->dropped[hit] = 0;
 	}
 	if (tat - now <= r->burst_ns) {
-		b->tat_ns = tat + r->interval_ns;
+		bk->tat_ns[hit] = tat + r->interval_ns;
 		return XDP_PASS;
 	}
 	if (v6 ? xdpban_allowed6(saddr) : xdpban_allowed4(saddr))
 		return XDP_PASS; /* allow-listed sources are never rate limited */
-	if (b->dropped < XDPBAN_FLOOD_MAX_DROPS)
-		b->dropped++;
+	if (bk->dropped[hit] < XDPBAN_FLOOD_MAX_DROPS)
+		bk->dropped[hit]++;
 	st->flood_dropped++;
 	if (fs)
 		fs->dropped++;
-	if (b->dropped >= r->drops && (__u16)(now / 1000000000ULL) != b->reported_s)
-		xdpban_flood_report(net, v6, plen, rule, b, now, st, fs);
+	if (bk->dropped[hit] >= r->drops &&
+	    xdpban_flood_report_s(bk->reported, hit) != ((now / 1000000000ULL) & 63))
+		xdpban_flood_report(net, v6, plen, rule, bk, hit, now, st, fs);
 	return XDP_DROP;
 }
 

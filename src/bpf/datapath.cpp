@@ -142,8 +142,8 @@ Status size_maps(struct bpf_object* obj, const DatapathOptions& opts) {
       bpf_map__set_max_entries(map, bloom_words);
     else if (n == XDPBAN_MAP_NETS4 || n == XDPBAN_MAP_NETS6)
       bpf_map__set_max_entries(map, opts.capacity);
-    else if (n == XDPBAN_MAP_FTABLE)  // 4-way buckets, load <= 1/2
-      bpf_map__set_max_entries(map, pow2_at_least(uint64_t{opts.flood_tracked} * 2));
+    else if (n == XDPBAN_MAP_FTABLE)  // lines of 5 slots, load <= 1/2
+      bpf_map__set_max_entries(map, xdpban_flood_lines(opts.flood_tracked));
   }
   return {};
 }
@@ -195,8 +195,7 @@ Result<struct xdpban_bpf*> open_configured(const DatapathOptions& opts, uint32_t
   skel->rodata->xdpban_hidx4_lines = bpf_map__max_entries(skel->maps.xdpban_hidx4);
   skel->rodata->xdpban_bloom4_words = bpf_map__max_entries(skel->maps.xdpban_bloom4);
   skel->rodata->xdpban_bloom6_words = bpf_map__max_entries(skel->maps.xdpban_bloom6);
-  skel->rodata->xdpban_flood_buckets =
-      bpf_map__max_entries(skel->maps.xdpban_ftable) / XDPBAN_FLOOD_SLOTS_PER_BUCKET;
+  skel->rodata->xdpban_flood_buckets = bpf_map__max_entries(skel->maps.xdpban_ftable);
   return skel;
 }
 

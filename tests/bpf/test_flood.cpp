@@ -2,6 +2,12 @@
 // rules written through the real FloodGuard; verdicts, counters, refill after
 // time, TCP connection attempts, prefix aggregation, the allow list, and the
 // reports read from the real ring buffer.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+
 #include "bpf/flood.h"
 #include "fixture.h"
 
@@ -38,7 +44,45 @@ class Flood : public Datapath {
   }
   int udp(const char* src, uint16_t port = 5060) { return run(ipv4_to(eth({}, kEthIp), src, kUdp, port)); }
 
+  // Where the program keeps an IPv4 host (prefix 32) of rule `rule`: the
+  // table's line and the fingerprint, computed as the program does.
+  struct Place {
+    uint32_t line = 0;
+    uint16_t fp = 0;
+  };
+  Place place4(uint32_t host, uint32_t rule) {
+    if (!seed_) {
+      Fd meta(bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str()));
+      xdpban_meta m{};
+      uint32_t key = 0;
+      EXPECT_EQ(bpf_map_lookup_elem(meta.get(), &key, &m), 0);
+      seed_ = m.hash_seed;
+      table_.reset(bpf_obj_get((kPinDir + "/" XDPBAN_MAP_FTABLE).c_str()));
+      bpf_map_info info{};
+      uint32_t len = sizeof info;
+      EXPECT_EQ(bpf_obj_get_info_by_fd(table_.get(), &info, &len), 0);
+      lines_ = info.max_entries;
+    }
+    uint8_t net[16] = {static_cast<uint8_t>(host >> 24), static_cast<uint8_t>(host >> 16),
+                       static_cast<uint8_t>(host >> 8), static_cast<uint8_t>(host)};
+    uint64_t h = xdpban_flood_hash(net, 0, 32, rule, *seed_);
+    return {xdpban_flood_line(h, lines_), xdpban_flood_fp(h)};
+  }
+  xdpban_flood_bucket line(uint32_t i) {
+    xdpban_flood_bucket b{};
+    EXPECT_EQ(bpf_map_lookup_elem(table_.get(), &i, &b), 0);
+    return b;
+  }
+  static std::string dotted(uint32_t host) {
+    char s[16];
+    std::snprintf(s, sizeof s, "%u.%u.%u.%u", host >> 24, (host >> 16) & 255, (host >> 8) & 255, host & 255);
+    return s;
+  }
+
   std::unique_ptr<FloodGuard> guard_;
+  std::optional<uint32_t> seed_;
+  Fd table_;
+  uint32_t lines_ = 1;
 };
 
 TEST(FloodPorts, Parse) {
@@ -152,6 +196,65 @@ TEST_F(Flood, SourceKeptOverItsRateIsReportedOnce) {
   EXPECT_TRUE(reports().empty()) << "at most one report per source per second";
   auto st = *bl_->stats();
   EXPECT_GE(st.flood_events, 1u);
+}
+
+TEST_F(Flood, NewSourceReplacesTheQuietestNeverTheFlooder) {
+  configure({rule(5, 1, 5, 1000, "udp/5060")});
+  // Nine hosts of 10.0.0.0/8 on one line that no earlier test touched.
+  std::vector<uint32_t> hosts;
+  for (uint32_t first = 0x0a000000; hosts.size() < 9 && first < 0x0a100000; ++first) {
+    Place p = place4(first, 5);
+    auto b = line(p.line);
+    if (std::any_of(std::begin(b.fp), std::end(b.fp), [](uint16_t f) { return f != 0; })) continue;
+    hosts = {first};
+    for (uint32_t h = first + 1; hosts.size() < 9 && h < 0x0b000000; ++h)
+      if (place4(h, 5).line == p.line) hosts.push_back(h);
+  }
+  ASSERT_EQ(hosts.size(), 9u);
+  uint32_t at = place4(hosts[0], 5).line;
+  std::string flooder = dotted(hosts[0]);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(udp(flooder.c_str()), XDP_PASS) << "burst packet " << i;
+  EXPECT_EQ(udp(flooder.c_str()), XDP_DROP) << "over its rate: its tat lies 5 s ahead";
+  for (size_t i = 1; i < 9; ++i) EXPECT_EQ(udp(dotted(hosts[i]).c_str()), XDP_PASS) << "new source " << i;
+  // Eight newcomers on a line of five: four (at least) were forgotten, each
+  // time the quietest (tat 1 s ahead), never the flooder (5 s ahead).
+  EXPECT_EQ(udp(flooder.c_str()), XDP_DROP) << "the flooder is still tracked";
+  auto b = line(at);
+  auto has = [&](uint32_t host) {
+    return std::count(std::begin(b.fp), std::end(b.fp), place4(host, 5).fp) == 1;
+  };
+  EXPECT_TRUE(has(hosts[0]));
+  EXPECT_TRUE(has(hosts[8])) << "the last newcomer holds a slot";
+  EXPECT_EQ(std::count(std::begin(b.fp), std::end(b.fp), 0), 0) << "every slot in use";
+}
+
+TEST_F(Flood, SameLineAndFingerprintShareABucket) {
+  // The precision the 16-bit fingerprint gives up: two sources whose hashes
+  // agree on the line and the fingerprint (for one tracked source, a chance
+  // of 1/65535 per source landing on its line) are one bucket. Found here by
+  // searching hosts of 10.0.0.0/9 for such a pair.
+  configure({rule(6, 1, 1, 1000, "udp/5060")});
+  std::vector<uint64_t> keys;  // line << 48 | fp << 32 | host
+  keys.reserve(1u << 23);
+  for (uint32_t h = 0x0a000000; h < 0x0a800000; ++h) {
+    Place p = place4(h, 6);
+    keys.push_back(uint64_t{p.line} << 48 | uint64_t{p.fp} << 32 | h);
+  }
+  std::sort(keys.begin(), keys.end());
+  uint32_t a = 0, b = 0;
+  for (size_t i = 1; i < keys.size() && !a; ++i)
+    if (keys[i] >> 32 == keys[i - 1] >> 32) {
+      a = static_cast<uint32_t>(keys[i - 1]);
+      b = static_cast<uint32_t>(keys[i]);
+    }
+  ASSERT_NE(a, 0u) << "no pair among 8M hosts (expected about "
+                   << (double(1 << 23) * (1 << 23) / 2 / lines_ / 65535) << ")";
+  EXPECT_EQ(udp(dotted(a).c_str()), XDP_PASS);
+  EXPECT_EQ(udp(dotted(a).c_str()), XDP_DROP);
+  EXPECT_EQ(udp(dotted(b).c_str()), XDP_DROP) << dotted(b) << " is charged to " << dotted(a) << "'s bucket";
+  uint32_t c = b + 1 == a ? b + 2 : b + 1;
+  EXPECT_NE(place4(c, 6).fp, place4(b, 6).fp);
+  EXPECT_EQ(udp(dotted(c).c_str()), XDP_PASS) << "a host of another fingerprint is not";
 }
 
 TEST_F(Flood, ReconfigureStopsGuardingRemovedPorts) {

@@ -762,12 +762,14 @@ int cmd_flood(const FloodBenchOptions& fo) {
   double t_fill = now_s() - t0;
   std::printf(
       "\n== flood guard: ns/packet via BPF_PROG_TEST_RUN (repeat %u, median of %d rounds), UDP to a guarded\n"
-      "   port from a random source among %s tracked ones (%.2f s to track them all; table of %u slots).\n"
+      "   port from a random source among %s tracked ones (%.2f s to track them all; table of %u lines\n"
+      "   of %d slots, %.2f MiB).\n"
       "   floor = parse + random source, no lookup; bans = the ban verdict alone (no bans); guard = the\n"
       "   production verdict with the flood guard: 'under' = rule 1e9/s (every packet passes, bucket\n"
       "   updated), 'over' = rule 1/s burst 1 (every packet dropped: allow list read, counters).\n",
       fo.repeat, fo.rounds, human_count(fo.sources).c_str(), t_fill,
-      static_cast<unsigned>(bpf_map__max_entries(sk->maps.xdpban_ftable)));
+      static_cast<unsigned>(bpf_map__max_entries(sk->maps.xdpban_ftable)), XDPBAN_FLOOD_SLOTS_PER_BUCKET,
+      bpf_map__max_entries(sk->maps.xdpban_ftable) * sizeof(xdpban_flood_bucket) / 1048576.0);
   std::map<std::string, std::vector<double>> ns;
   std::map<std::string, double> dropped, checked;
   for (int fd : {floor_fd, miss_fd, flood_fd}) test_run_ns(fd, frame, fo.repeat / 4);  // warm up

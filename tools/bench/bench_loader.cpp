@@ -58,8 +58,7 @@ Result<std::unique_ptr<BenchProgram>> BenchProgram::load(const std::string& pin_
   skel->rodata->bench_nets = cfg.nets;
   skel->rodata->bench_plen4 = cfg.plen4;
   skel->rodata->bench_plen6 = cfg.plen6;
-  skel->rodata->xdpban_flood_buckets =
-      bpf_map__max_entries(skel->maps.xdpban_ftable) / XDPBAN_FLOOD_SLOTS_PER_BUCKET;
+  skel->rodata->xdpban_flood_buckets = bpf_map__max_entries(skel->maps.xdpban_ftable);
   skel->rodata->bench_span = cfg.span;
   skel->rodata->bench_flood_sources = cfg.flood_sources;
   skel->rodata->bench_part_pass = cfg.part_pass;

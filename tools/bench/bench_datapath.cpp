@@ -800,6 +800,9 @@ int cmd_flood(const FloodBenchOptions& fo) {
         (std::string("bans + guard, ") + mode + " rate").c_str(), v, v / floor, v - bans, (v - bans) / floor,
         checked[mode], dropped[mode]);
   }
+  double worst = std::max(median(ns["under"]), median(ns["over"])) - bans;
+  std::printf("  goal: %u tracked sources: the guard adds %.2fx the floor (floor 1.5x): %s\n", fo.sources,
+              worst / floor, worst / floor <= 1.5 ? "met" : "NOT met");
   return 0;
 }
 

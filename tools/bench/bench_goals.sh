@@ -77,7 +77,7 @@ row "same, 1M + 4 bans (JSON through python, for scale)" "$ms ms, $n entries" "(
 
 echo "== flood guard at 100k tracked sources"
 taskset -c 1 "$bench" flood --sources 100000 | tee "$work/flood"
-flood=$(sed -n 's/.*goal: .*guard adds \([0-9.]*\)x the floor.*/\1/p' "$work/flood" | tail -1)
+flood=$(sed -n 's/.*goal: .*the guard adds \([0-9.]*\)x the floor.*/\1/p' "$work/flood" | tail -1)
 row "flood guard at 100k tracked sources, added cost / floor" "${flood:-?}x" "<= 1.5x" "$(met "${flood:-9} <= 1.5")"
 
 if [ "$matcher" = 1 ]; then

@@ -10,7 +10,8 @@ require_root_bpf
 
 P=xbt$$
 PD=/sys/fs/bpf/xdpban-it-$$
-cleanup() { drop_pair "$P"; rm -rf "$PD"; }
+TMPD=$(mktemp -d /tmp/xdpban-it.XXXXXX)
+cleanup() { drop_pair "$P"; rm -rf "$PD" "$TMPD"; }
 trap cleanup EXIT
 make_pair "$P"
 xb() { inns "$VNS" "$XB" --pin-dir "$PD" "$@"; }
@@ -87,17 +88,17 @@ for c in 198.51.100.7 198.51.100.8 2001:db8::7 198.18.0.0/15 2001:db8:1::/48; do
 done
 t0=$(date +%s%N)
 for m in hosts4 hosts6 nets4 nets6; do
-  bpftool -j map dump pinned "$PD/xdpban_$m" >"$PD.$m.json" || fail "bpftool map dump xdpban_$m"
+  bpftool -j map dump pinned "$PD/xdpban_$m" >"$TMPD/$m.json" || fail "bpftool map dump xdpban_$m"
 done
 ms=$((($(date +%s%N) - t0) / 1000000))
-python3 - "$PD" <<'PY' || fail "bpftool dumps do not list exactly the bans"
+python3 - "$TMPD" <<'PY' || fail "bpftool dumps do not list exactly the bans"
 import ipaddress, json, sys
 pd = sys.argv[1]
 want = {"hosts4": {"198.51.100.7/32", "198.51.100.8/32"}, "hosts6": {"2001:db8::7/128"},
         "nets4": {"198.18.0.0/15"}, "nets6": {"2001:db8:1::/48"}}
 for m, expect in want.items():
     got = set()
-    for e in json.load(open(f"{pd}.{m}.json")):
+    for e in json.load(open(f"{pd}/{m}.json")):
         f = e["formatted"]
         for field in ("expires_ns", "jail", "flags", "prefixlen"):
             assert field in f["value"], (m, field, f)
@@ -107,7 +108,6 @@ for m, expect in want.items():
         got.add(str(ipaddress.ip_network((addr, plen))))
     assert got == expect, (m, got, expect)
 PY
-rm -f "$PD".*.json
 [ "$ms" -lt 1000 ] || fail "dumping the four ban maps took $ms ms"
 look=$(bpftool -j map lookup pinned "$PD/xdpban_hosts4" key 198 51 100 7) || fail "bpftool lookup of a banned host"
 echo "$look" | grep -q '"expires_ns"' || fail "lookup of 198.51.100.7 shows no named value: $look"

@@ -593,6 +593,7 @@ CounterList counters_of(const xdpban_stats& s) {
           {"non_ip", s.non_ip},
           {"malformed", s.malformed},
           {"host_probes", s.host_probes},
+          {"host_exact", s.host_exact},
           {"net_probes", s.net_probes},
           {"flood_checked", s.flood_checked},
           {"flood_dropped", s.flood_dropped},

@@ -87,6 +87,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
     w.family("xdpban_xdp_lookups_total", T::kCounter,
              "Table lookups after the in-cache prefilter said maybe, by table.");
     w.sample({{"table", "hosts"}}, x.host_probes);
+    w.sample({{"table", "host_map"}}, x.host_exact);
     w.sample({{"table", "networks"}}, x.net_probes);
     w.family("xdpban_xdp_flood_packets_total", T::kCounter,
              "Packets to a flood jail's ports from sources not banned: checked against their rate, and "

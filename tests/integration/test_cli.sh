@@ -221,7 +221,7 @@ ok "fleet status: no daemon is a clear error (exit 1); --help explains it"
 xb allow list --json | pyjson 'assert d == ["198.51.100.0/28"], d' || fail "allow list --json"
 ok "allow list --json"
 xb stats --json | pyjson '
-keys = {"passed", "dropped_v4", "dropped_v6", "allow_hits", "expired_hits", "non_ip", "malformed", "host_probes", "net_probes",
+keys = {"passed", "dropped_v4", "dropped_v6", "allow_hits", "expired_hits", "non_ip", "malformed", "host_probes", "host_exact", "net_probes",
         "flood_checked", "flood_dropped", "flood_events", "flood_lost"}
 assert set(d["counters"]) == keys, d["counters"]
 assert all(isinstance(v, int) and v >= 0 for v in d["counters"].values()), d

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -68,9 +69,10 @@ size_t for_each_line(FILE* in, Fn&& fn) {
   std::string carry;
   size_t got;
   while ((got = fread(block.data(), 1, block.size(), in)) > 0) {
+    const char* base = block.data();
     size_t start = 0;
-    for (size_t i = 0; i < got; ++i) {
-      if (block[i] != '\n') continue;
+    while (const void* nl = memchr(base + start, '\n', got - start)) {
+      size_t i = static_cast<const char*>(nl) - base;
       if (carry.empty()) {
         fn(std::string_view(block.data() + start, i - start));
       } else {

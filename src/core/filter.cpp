@@ -1,6 +1,7 @@
 #include "core/filter.h"
 
 #include <algorithm>
+#include <bitset>
 #include <cctype>
 #include <cstring>
 #include <unordered_map>
@@ -109,24 +110,65 @@ struct TupleLine {
   std::string text() const { return pre + post; }
 };
 
-using Groups = std::map<std::string, std::optional<std::string>>;
+// fail2ban's group dictionary: name -> value or None. A vector kept sorted by
+// name (a dozen entries at most), so that building one per matched line costs
+// one allocation instead of a tree node per group; iterates in name order like
+// the std::map it replaces.
+class Groups {
+ public:
+  using Entry = std::pair<std::string, std::optional<std::string>>;
+  using iterator = std::vector<Entry>::iterator;
+  using const_iterator = std::vector<Entry>::const_iterator;
 
-// fail2ban's per-failure dictionary, with its special list/set members.
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.end(); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.end(); }
+  bool empty() const { return v_.empty(); }
+  void reserve(size_t n) { v_.reserve(n); }
+
+  iterator find(std::string_view k) {
+    auto it = lower(k);
+    return it != v_.end() && it->first == k ? it : v_.end();
+  }
+  const_iterator find(std::string_view k) const { return const_cast<Groups*>(this)->find(k); }
+  std::optional<std::string>& operator[](std::string_view k) {
+    auto it = lower(k);
+    if (it == v_.end() || it->first != k) it = v_.emplace(it, std::string(k), std::nullopt);
+    return it->second;
+  }
+  void erase(iterator it) { v_.erase(it); }
+  void erase(std::string_view k) {
+    if (auto it = find(k); it != v_.end()) v_.erase(it);
+  }
+  // Appends an entry whose name sorts after every present one (see CompiledRegex::groups).
+  void append_sorted(const std::string& k, std::optional<std::string> v) { v_.emplace_back(k, std::move(v)); }
+
+ private:
+  iterator lower(std::string_view k) {
+    return std::lower_bound(v_.begin(), v_.end(), k,
+                            [](const Entry& e, std::string_view key) { return e.first < key; });
+  }
+  std::vector<Entry> v_;
+};
+
+// fail2ban's per-failure dictionary, with its special list/set members. Only
+// the number of matched lines is kept: nothing reads their text.
 struct FailState {
   Groups g;
-  std::optional<std::vector<std::string>> matches;
-  std::optional<std::vector<std::string>> nofail_matches;
+  std::optional<size_t> matches;         // fail2ban's 'matches' list, as its length
+  std::optional<size_t> nofail_matches;  // 'nofail' matches, likewise
   std::optional<std::set<std::string>> users;
   bool mlfpending = false;
 
-  std::optional<std::string> get(const std::string& k) const {
+  std::optional<std::string> get(std::string_view k) const {
     auto it = g.find(k);
     return it == g.end() ? std::nullopt : it->second;
   }
-  std::optional<std::string> pop(const std::string& k) {
+  std::optional<std::string> pop(std::string_view k) {
     auto it = g.find(k);
     if (it == g.end()) return std::nullopt;
-    auto v = it->second;
+    auto v = std::move(it->second);
     g.erase(it);
     return v;
   }
@@ -161,11 +203,16 @@ size_t group_end(const std::string& p, size_t open, bool* alternation) {
 // The literal text every match of a `^`-anchored single-line pattern starts with,
 // so a line that does not start with it can skip PCRE2 entirely. Conservative:
 // returns "" whenever unsure (flags, top-level alternation, optional parts).
-std::string required_prefix(const std::string& p) {
-  if (p.empty() || p[0] != '^') return "";
+// Whether `p` is '^' followed by one branch: every match starts at the subject's start.
+bool anchored_single_branch(const std::string& p) {
+  if (p.empty() || p[0] != '^') return false;
   bool alt = false;
   std::string wrapped = "(" + p + ")";  // top-level '|' check via the group scanner
-  if (group_end(wrapped, 0, &alt) == std::string::npos || alt) return "";
+  return group_end(wrapped, 0, &alt) != std::string::npos && !alt;
+}
+
+std::string required_prefix(const std::string& p) {
+  if (!anchored_single_branch(p)) return "";
   auto is_quant = [&](size_t i) {
     return i < p.size() && (p[i] == '?' || p[i] == '*' || p[i] == '+' || p[i] == '{');
   };
@@ -214,10 +261,13 @@ std::string required_prefix(const std::string& p) {
 struct CompiledRegex {
   Regex re;
   std::string prefix;  // required start of the subject ("" = none known)
+  // Bytes the subject can start with (a single-line '^' pattern; else all set).
+  std::bitset<256> first = std::bitset<256>().set();
   MatchData md;
   std::vector<std::pair<std::string, std::string>> alts;    // (group, option) for F-ALT_*
   std::vector<std::pair<std::string, std::string>> tuples;  // (group, option) for F-TUPLE_*
   std::vector<int> skiplines;
+  std::vector<std::pair<std::string, int>> sorted_names;  // named groups by name
   bool has_id_group = false;
   std::vector<TupleLine> matched, unmatched;
   const std::vector<TupleLine>* single = nullptr;  // set when the whole (one-line) buffer matched
@@ -244,11 +294,14 @@ struct CompiledRegex {
     }
     std::sort(alts.begin(), alts.end());
     std::sort(tuples.begin(), tuples.end());
+    sorted_names = re.names();
+    std::sort(sorted_names.begin(), sorted_names.end());
   }
 
   // fail2ban's Regex.search: match `buf`, then split `lines` into matched/unmatched.
-  bool search(const std::string& buf, const std::vector<TupleLine>& lines) {
+  bool search(std::string_view buf, const std::vector<TupleLine>& lines) {
     single = nullptr;
+    if (buf.empty() || !first[static_cast<unsigned char>(buf[0])]) return false;
     if (!prefix.empty() && buf.compare(0, prefix.size(), prefix) != 0) return false;
     if (!re.search(buf, md)) return false;
     matched.clear();
@@ -259,9 +312,9 @@ struct CompiledRegex {
     }
     size_t ms = md.start(0), me = md.end(0);
     size_t line_start = 0;
-    if (auto p = buf.rfind('\n', ms); p != std::string::npos) line_start = p + 1;
+    if (auto p = buf.rfind('\n', ms); p != std::string_view::npos) line_start = p + 1;
     size_t line_end = buf.size();
-    if (auto p = buf.find('\n', me > 0 ? me - 1 : 0); p != std::string::npos) line_end = p + 1;
+    if (auto p = buf.find('\n', me > 0 ? me - 1 : 0); p != std::string_view::npos) line_end = p + 1;
     size_t c1 = std::count(buf.begin(), buf.begin() + line_start, '\n');
     size_t c2 = std::count(buf.begin(), buf.begin() + line_end, '\n');
     c1 = std::min(c1, lines.size());
@@ -291,13 +344,15 @@ struct CompiledRegex {
     return true;
   }
 
-  Groups groups() const {
+  Groups groups(std::string_view skip = {}) const {
     Groups g;
-    for (const auto& [name, num] : re.names()) {
+    g.reserve(sorted_names.size() + alts.size() + tuples.size());
+    for (const auto& [name, num] : sorted_names) {
+      if (name == skip) continue;
       if (md.has(num))
-        g[name] = std::string(md.group(num));
+        g.append_sorted(name, std::string(md.group(num)));
       else
-        g[name] = std::nullopt;
+        g.append_sorted(name, std::nullopt);
     }
     for (const auto& [k, n] : alts) {
       auto v = g[k];
@@ -324,11 +379,7 @@ struct CompiledRegex {
     return std::nullopt;
   }
 
-  std::vector<std::string> matched_lines() const {
-    std::vector<std::string> out;
-    for (const auto& l : matched_tuple_lines()) out.push_back(l.pre + l.date + l.post);
-    return out;
-  }
+  size_t matched_line_count() const { return matched_tuple_lines().size(); }
 };
 
 void buffer_text_into(const std::vector<TupleLine>& lines, std::string& buf) {
@@ -360,7 +411,15 @@ Result<std::unique_ptr<CompiledRegex>> compile_filter_regex(const std::string& r
   auto re = Regex::compile(pattern, Regex::Options{multiline, false});
   if (!re) return re.error().wrap(what);
   auto compiled = std::make_unique<CompiledRegex>(std::move(*re));
-  if (!multiline) compiled->prefix = required_prefix(pattern);
+  if (!multiline) {
+    compiled->prefix = required_prefix(pattern);
+    // PCRE2 computes no start bytes for an anchored pattern, so ask it about the
+    // same pattern without its '^': a match at the start begins with one of them.
+    if (anchored_single_branch(pattern) && pattern.size() > 1 && !std::strchr("?*+{", pattern[1])) {
+      auto body = Regex::compile(pattern.substr(1), Regex::Options{false, false});
+      if (body) compiled->first = body->first_bytes();
+    }
+  }
   return compiled;
 }
 
@@ -488,19 +547,12 @@ struct Filter::Impl {
       flags &= ~(8 | 1);
     }
     if ((flags & 1) == 0) {
-      std::vector<std::string> m;
-      if (fail->nofail_matches) m = std::move(*fail->nofail_matches);
+      size_t m = fail->nofail_matches.value_or(0) + fail->matches.value_or(0);
       fail->nofail_matches.reset();
-      if (fail->matches) m.insert(m.end(), fail->matches->begin(), fail->matches->end());
-      if ((flags & 8) == 0) {
-        auto ml = re.matched_lines();
-        m.insert(m.end(), ml.begin(), ml.end());
-      }
-      fail->matches = std::move(m);
+      if ((flags & 8) == 0) m += re.matched_line_count();
+      fail->matches = m;
     } else if ((flags & 3) == 1) {
-      if (!fail->nofail_matches) fail->nofail_matches.emplace();
-      auto ml = re.matched_lines();
-      fail->nofail_matches->insert(fail->nofail_matches->end(), ml.begin(), ml.end());
+      fail->nofail_matches = fail->nofail_matches.value_or(0) + re.matched_line_count();
     }
     return fail;
   }
@@ -532,7 +584,11 @@ struct Filter::Impl {
       if (!prefregex->search(*buf, org)) return result;
       if (prefregex_content_ >= 0 && prefregex->md.has(prefregex_content_) &&
           prefregex->md.end(prefregex_content_) > prefregex->md.start(prefregex_content_)) {
-        line_buffer.assign(1, TupleLine{"", "", std::string(prefregex->md.group(prefregex_content_))});
+        // Reuses the buffer's strings: no allocation per line once they have grown.
+        line_buffer.resize(1);
+        line_buffer[0].pre.clear();
+        line_buffer[0].date.clear();
+        line_buffer[0].post.assign(prefregex->md.group(prefregex_content_));
         buf_valid = false;
       }
     }
@@ -544,10 +600,7 @@ struct Filter::Impl {
         buf_valid = true;
       }
       if (!re.search(*buf, org)) continue;
-      if (prefregex && !pre_groups) {
-        pre_groups = prefregex->groups();
-        pre_groups->erase("content");
-      }
+      if (prefregex && !pre_groups) pre_groups = prefregex->groups("content");
       Groups groups = re.groups();
       if (!ignoreregex.empty() && ignore_line(*buf, org, &re)) {
         result.ignored = true;
@@ -571,9 +624,7 @@ struct Filter::Impl {
         fail = merge_failure(*mlf_id, fail, re, now);
         if (truthy(fail->get("nofail")) && !options.check_all_regex) return result;
       } else {
-        auto ml = re.matched_lines();
-        if (!fail->matches) fail->matches.emplace();
-        fail->matches->insert(fail->matches->end(), ml.begin(), ml.end());
+        fail->matches = fail->matches.value_or(0) + re.matched_line_count();
       }
       auto fid = fail->get("fid");
       std::optional<std::string> ip;
@@ -627,7 +678,7 @@ struct Filter::Impl {
       for (const auto& [k, v] : fail->g)
         if (v) f.fields[k] = *v;
       if (fail->users) f.users = *fail->users;
-      f.attempts = fail->matches ? static_cast<int>(fail->matches->size()) : 0;
+      f.attempts = static_cast<int>(fail->matches.value_or(0));
       f.nofail = truthy(fail->get("nofail"));
       result.failures.push_back(std::move(f));
       if (!options.check_all_regex) break;

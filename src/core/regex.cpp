@@ -142,6 +142,34 @@ bool Regex::search(std::string_view subject, MatchData& md, size_t start) const 
   return rc > 0;
 }
 
+std::bitset<256> Regex::first_bytes() const {
+  std::bitset<256> all;
+  all.set();
+  uint32_t type = 0;
+  if (pcre2_pattern_info(code_.get(), PCRE2_INFO_FIRSTCODETYPE, &type) != 0) return all;
+  if (type == 1) {
+    uint32_t cu = 0;
+    pcre2_pattern_info(code_.get(), PCRE2_INFO_FIRSTCODEUNIT, &cu);
+    if (cu >= 0x80) return all;
+    std::bitset<256> bytes;
+    bytes.set(cu);
+    if (std::isalpha(static_cast<int>(cu))) {
+      // PCRE2 does not report whether its first code unit is caseless, and with
+      // UCP a caseless ASCII letter also matches non-ASCII ones (k: U+212A, s: U+017F).
+      bytes.set(std::toupper(static_cast<int>(cu)));
+      bytes.set(std::tolower(static_cast<int>(cu)));
+      for (int b = 0x80; b < 0x100; ++b) bytes.set(b);
+    }
+    return bytes;
+  }
+  const uint8_t* map = nullptr;
+  if (type != 0 || pcre2_pattern_info(code_.get(), PCRE2_INFO_FIRSTBITMAP, &map) != 0 || !map) return all;
+  std::bitset<256> bytes;
+  for (int b = 0; b < 256; ++b)
+    if (map[b / 8] & (1u << (b % 8))) bytes.set(b);
+  return bytes;
+}
+
 int Regex::group_index(std::string_view name) const {
   for (const auto& [n, num] : names_)
     if (n == name) return num;

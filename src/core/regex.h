@@ -7,6 +7,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <bitset>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,11 @@ class Regex {
   // Unanchored search for the first match starting at or after `start`.
   // A line that exceeds the match limits counts as not matching.
   bool search(std::string_view subject, MatchData& md, size_t start = 0) const;
+
+  // The bytes a match can begin with, from PCRE2's own start-of-match analysis
+  // (what its interpreter skips ahead with); all set when PCRE2 knows none, as
+  // for a pattern that can match the empty string or is anchored.
+  std::bitset<256> first_bytes() const;
 
   // Group number of a named group, or -1.
   int group_index(std::string_view name) const;

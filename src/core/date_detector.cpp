@@ -685,6 +685,7 @@ Result<DateDetector> DateDetector::create(const std::optional<std::string>& patt
 
 std::optional<DateMatch> DateDetector::match(std::string_view line, double now) {
   const int n = static_cast<int>(templates_.size());
+  const bool ascii = is_ascii(line);
   int chosen = -1;
   int skip = -1;
   struct Found {
@@ -693,7 +694,7 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
   } found;
   if (last_ >= 0 && last_ < n) {
     Entry& e = templates_[last_];
-    if (e.t->re.search(line, e.md)) {
+    if (e.t->re.search(line, e.md, 0, ascii)) {
       size_t d = e.md.start(0), end = e.md.end(0);
       if (n == 1 || (e.t->flags & (kLineBegin | kLineEnd)) || (d == last_start_ && end == last_end_)) {
         chosen = last_;
@@ -707,7 +708,7 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
     for (int i = 0; i < n; ++i) {
       if (i == skip) continue;
       Entry& e = templates_[i];
-      if (!e.t->re.search(line, e.md)) continue;
+      if (!e.t->re.search(line, e.md, 0, ascii)) continue;
       size_t d = e.md.start(0);
       if (i + 1 >= n || (e.t->flags & (kLineBegin | kLineEnd)) ||
           (d == 0 && e.hits && !templates_[i + 1].hits)) {
@@ -724,7 +725,7 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
     if (chosen < 0 && found.index >= 0) {
       chosen = found.index;
       Entry& e = templates_[chosen];
-      e.t->re.search(line, e.md);  // the reserved match data was overwritten by later tries
+      e.t->re.search(line, e.md, 0, ascii);  // the reserved match data was overwritten by later tries
     }
   }
   if (chosen < 0) return std::nullopt;

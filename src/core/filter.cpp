@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/ini.h"
+#include "core/literal_prefilter.h"
 
 namespace xdpban {
 
@@ -141,6 +142,25 @@ class Groups {
   void erase(std::string_view k) {
     if (auto it = find(k); it != v_.end()) v_.erase(it);
   }
+  // Sets every entry of `o` here (those with a value only, if `set_only`): one
+  // merge of two sorted vectors rather than an insertion per entry.
+  template <typename G>
+  void update(G&& o, bool set_only) {
+    std::vector<Entry> out;
+    out.reserve(v_.size() + o.v_.size());
+    auto a = v_.begin();
+    for (auto& e : o.v_) {
+      if (set_only && !e.second) continue;
+      while (a != v_.end() && a->first < e.first) out.push_back(std::move(*a++));
+      if (a != v_.end() && a->first == e.first) ++a;
+      out.push_back(std::forward<G>(o).forward_entry(e));
+    }
+    while (a != v_.end()) out.push_back(std::move(*a++));
+    v_ = std::move(out);
+  }
+  // An entry of this object, moved out of it if it is an rvalue (see update).
+  Entry forward_entry(Entry& e) & { return e; }
+  Entry forward_entry(Entry& e) && { return std::move(e); }
   // Appends an entry whose name sorts after every present one (see CompiledRegex::groups).
   void append_sorted(const std::string& k, std::optional<std::string> v) { v_.emplace_back(k, std::move(v)); }
 
@@ -164,6 +184,19 @@ struct FailState {
   std::optional<std::string> get(std::string_view k) const {
     auto it = g.find(k);
     return it == g.end() ? std::nullopt : it->second;
+  }
+  // fail2ban's `bool(fail.get(k))`, without copying the value.
+  bool is_truthy(std::string_view k) const {
+    auto it = g.find(k);
+    return it != g.end() && it->second && !it->second->empty();
+  }
+  // `bool(fail.pop(k, None))`.
+  bool pop_truthy(std::string_view k) {
+    auto it = g.find(k);
+    if (it == g.end()) return false;
+    bool t = it->second && !it->second->empty();
+    g.erase(it);
+    return t;
   }
   std::optional<std::string> pop(std::string_view k) {
     auto it = g.find(k);
@@ -303,7 +336,7 @@ struct CompiledRegex {
     single = nullptr;
     if (buf.empty() || !first[static_cast<unsigned char>(buf[0])]) return false;
     if (!prefix.empty() && buf.compare(0, prefix.size(), prefix) != 0) return false;
-    if (!re.search(buf, md)) return false;
+    if (!re.search(buf, md, 0, is_ascii(buf))) return false;
     matched.clear();
     unmatched.clear();
     if (lines.size() <= 1) {
@@ -438,6 +471,9 @@ struct Filter::Impl {
   std::vector<std::unique_ptr<CompiledRegex>> failregex;
   std::vector<std::unique_ptr<CompiledRegex>> ignoreregex;
   size_t max_lines = 1;
+  // Single-line filters: every failregex needs one of these texts, so a line
+  // without any of them cannot fail (see Filter::create).
+  std::optional<LiteralSet> required;
   std::vector<TupleLine> line_buffer;
   std::optional<double> last_date;
   std::string last_time_text;
@@ -518,21 +554,20 @@ struct Filter::Impl {
     auto cached = mlfid_get(id, now);
     std::set<std::string>* users = nullptr;
     int flags = 0;
-    if (truthy(fail->get("mlfgained"))) {
+    if (fail->is_truthy("mlfgained")) {
       flags |= 8 | 1;
-      if (!truthy(fail->get("nofail"))) fail->g["nofail"] = fail->get("mlfgained");
-    } else if (truthy(fail->get("nofail"))) {
+      if (!fail->is_truthy("nofail")) fail->g["nofail"] = fail->get("mlfgained");
+    } else if (fail->is_truthy("nofail")) {
       flags |= 1;
     }
-    if (truthy(fail->pop("mlfforget"))) flags |= 2;
+    if (fail->pop_truthy("mlfforget")) flags |= 2;
     if (cached) {
       users = update_users(*cached, fail->get("user"));
-      if (truthy(cached->pop("nofail"))) flags |= 4;
-      if (truthy(cached->pop("mlfgained"))) flags |= 4;
+      if (cached->pop_truthy("nofail")) flags |= 4;
+      if (cached->pop_truthy("mlfgained")) flags |= 4;
       if (flags & 8) cached->mlfpending = false;
       if ((flags & 4) == 0 && !cached->mlfpending) cached->matches.reset();
-      for (const auto& [k, v] : fail->g)
-        if (v) cached->g[k] = v;
+      cached->g.update(fail->g, true);
       fail = cached;
       if (flags & 2) mlfid_unset(id);
     } else if (!(flags & 2)) {
@@ -579,6 +614,10 @@ struct Filter::Impl {
         return result;
       }
     }
+    // No failregex can match (their texts are not in the line, and prefregex's
+    // content is part of it): the result of running them all, without the cost.
+    // With maxlines = 1 a miss changes no state, so skipping is exact.
+    if (required && !required->contains_any(*buf)) return result;
     std::optional<Groups> pre_groups;
     if (prefregex) {
       if (!prefregex->search(*buf, org)) return result;
@@ -615,14 +654,14 @@ struct Filter::Impl {
       auto fail = std::make_shared<FailState>();
       if (pre_groups && !pre_groups->empty()) {
         fail->g = *pre_groups;
-        for (const auto& [k, v] : groups) fail->g[k] = v;
+        fail->g.update(std::move(groups), false);
       } else {
         fail->g = std::move(groups);
       }
       auto mlf_id = fail->get("mlfid");
       if (mlf_id) {
         fail = merge_failure(*mlf_id, fail, re, now);
-        if (truthy(fail->get("nofail")) && !options.check_all_regex) return result;
+        if (fail->is_truthy("nofail") && !options.check_all_regex) return result;
       } else {
         fail->matches = fail->matches.value_or(0) + re.matched_line_count();
       }
@@ -679,7 +718,7 @@ struct Filter::Impl {
         if (v) f.fields[k] = *v;
       if (fail->users) f.users = *fail->users;
       f.attempts = static_cast<int>(fail->matches.value_or(0));
-      f.nofail = truthy(fail->get("nofail"));
+      f.nofail = fail->is_truthy("nofail");
       result.failures.push_back(std::move(f));
       if (!options.check_all_regex) break;
     }
@@ -719,6 +758,19 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
       return invalid(what + ": no host or failure-id group (<HOST>, <ADDR>, <F-ID>, ...) in '" +
                      def.failregex[i] + "'");
     impl.failregex.push_back(std::move(*re));
+  }
+  if (!multiline) {
+    LiteralSet set;
+    bool all = true;
+    for (const auto& re : impl.failregex) {
+      auto lits = required_literals(re->re.pattern());
+      if (!lits) {
+        all = false;
+        break;
+      }
+      for (const auto& l : *lits) all = all && set.add(l);
+    }
+    if (all) impl.required.emplace(std::move(set));
   }
   for (size_t i = 0; i < def.ignoreregex.size(); ++i) {
     auto re = compile_filter_regex(def.ignoreregex[i], def.usedns, multiline,

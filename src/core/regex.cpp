@@ -1,6 +1,7 @@
 #include "core/regex.h"
 
 #include <cctype>
+#include <cstring>
 
 namespace xdpban {
 
@@ -116,6 +117,16 @@ Result<Regex> Regex::compile(std::string_view pattern, Options options) {
   re.code_ = std::shared_ptr<pcre2_code>(code, CodeFree{});
   re.pattern_ = std::string(pattern);
   re.jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
+  // Only for an ASCII pattern: in byte mode "é?" would make only its last byte optional.
+  if (re.jit_ && is_ascii(pattern)) {
+    uint32_t byte_flags = flags & ~(PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF);
+    pcre2_code* bytes = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                      byte_flags, &err, &offset, nullptr);
+    if (bytes && pcre2_jit_compile(bytes, PCRE2_JIT_COMPLETE) == 0)
+      re.ascii_code_ = std::shared_ptr<pcre2_code>(bytes, CodeFree{});
+    else if (bytes)
+      pcre2_code_free(bytes);
+  }
   uint32_t captures = 0, name_count = 0, entry_size = 0;
   PCRE2_SPTR table = nullptr;
   pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &captures);
@@ -131,8 +142,27 @@ Result<Regex> Regex::compile(std::string_view pattern, Options options) {
   return re;
 }
 
-bool Regex::search(std::string_view subject, MatchData& md, size_t start) const {
+bool is_ascii(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t any = 0;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    any |= w;
+  }
+  for (; n > 0; ++p, --n) any |= static_cast<unsigned char>(*p);
+  return (any & 0x8080808080808080ull) == 0;
+}
+
+bool Regex::search(std::string_view subject, MatchData& md, size_t start, bool ascii) const {
   md.subject_ = subject;
+  if (ascii && ascii_code_) {
+    int rc = pcre2_jit_match(ascii_code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
+                             start, 0, md.data_.get(), match_context());
+    md.count_ = rc > 0 ? rc : 0;
+    return rc > 0;
+  }
   // pcre2_jit_match skips pcre2_match's per-call checks; both honour the limits.
   int rc = jit_ ? pcre2_jit_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
                                   start, 0, md.data_.get(), match_context())

@@ -24,6 +24,9 @@ std::string translate_python_regex(std::string_view pattern);
 
 class MatchData;
 
+// Whether every byte of `s` is below 0x80.
+bool is_ascii(std::string_view s);
+
 class Regex {
  public:
   struct Options {
@@ -36,8 +39,12 @@ class Regex {
   static Result<Regex> compile(std::string_view pattern) { return compile(pattern, Options{}); }
 
   // Unanchored search for the first match starting at or after `start`.
-  // A line that exceeds the match limits counts as not matching.
-  bool search(std::string_view subject, MatchData& md, size_t start = 0) const;
+  // A line that exceeds the match limits counts as not matching. `ascii`: the
+  // caller knows every byte of `subject` is below 0x80 (is_ascii), which lets
+  // it run a byte-mode copy of the pattern: on such a subject UTF-8 and Unicode
+  // properties decide nothing (\w, \d, \s, \b, caseless letters agree on
+  // ASCII), so the result is the same, sooner.
+  bool search(std::string_view subject, MatchData& md, size_t start = 0, bool ascii = false) const;
 
   // The bytes a match can begin with, from PCRE2's own start-of-match analysis
   // (what its interpreter skips ahead with); all set when PCRE2 knows none, as
@@ -56,6 +63,9 @@ class Regex {
     void operator()(pcre2_code* c) const { pcre2_code_free(c); }
   };
   std::shared_ptr<pcre2_code> code_;  // immutable once compiled: copies share it
+  // The same pattern compiled without UTF/UCP and JIT-compiled, for all-ASCII
+  // subjects; null when that compile fails (e.g. \x{100}) or JIT is unavailable.
+  std::shared_ptr<pcre2_code> ascii_code_;
   std::string pattern_;
   std::vector<std::pair<std::string, int>> names_;
   int captures_ = 0;

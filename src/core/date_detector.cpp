@@ -683,9 +683,8 @@ Result<DateDetector> DateDetector::create(const std::optional<std::string>& patt
   return dd;
 }
 
-std::optional<DateMatch> DateDetector::match(std::string_view line, double now) {
+std::optional<DateMatch> DateDetector::match(std::string_view line, double now, bool ascii) {
   const int n = static_cast<int>(templates_.size());
-  const bool ascii = is_ascii(line);
   int chosen = -1;
   int skip = -1;
   struct Found {

@@ -37,7 +37,11 @@ class DateDetector {
   ~DateDetector();
 
   // `now` (unix time) drives year inference for stamps without a year.
-  std::optional<DateMatch> match(std::string_view line, double now);
+  std::optional<DateMatch> match(std::string_view line, double now) {
+    return match(line, now, is_ascii(line));
+  }
+  // The same, when the caller knows whether `line` is all ASCII (is_ascii).
+  std::optional<DateMatch> match(std::string_view line, double now, bool ascii);
 
   size_t template_count() const;
 

@@ -332,11 +332,12 @@ struct CompiledRegex {
   }
 
   // fail2ban's Regex.search: match `buf`, then split `lines` into matched/unmatched.
-  bool search(std::string_view buf, const std::vector<TupleLine>& lines) {
+  // `ascii`: every byte of `buf` is below 0x80 (Regex::search).
+  bool search(std::string_view buf, const std::vector<TupleLine>& lines, bool ascii) {
     single = nullptr;
     if (buf.empty() || !first[static_cast<unsigned char>(buf[0])]) return false;
     if (!prefix.empty() && buf.compare(0, prefix.size(), prefix) != 0) return false;
-    if (!re.search(buf, md, 0, is_ascii(buf))) return false;
+    if (!re.search(buf, md, 0, ascii)) return false;
     matched.clear();
     unmatched.clear();
     if (lines.size() <= 1) {
@@ -481,11 +482,10 @@ struct Filter::Impl {
   std::map<uint64_t, std::string> mlfid_order;  // seq -> id, oldest first
   uint64_t mlfid_seq = 0;
   int prefregex_content_ = -1;
-  std::vector<TupleLine> org_;  // the lines of this match attempt, as read
-  TupleLine scratch_;           // the line being split, reused to avoid allocations
+  std::vector<TupleLine> org_;  // the lines of this match attempt (maxlines = 1: see find_failure)
   std::string org_buf_, cur_buf_;
 
-  std::optional<int> ignore_line(const std::string& buf, const std::vector<TupleLine>& org,
+  std::optional<int> ignore_line(const std::string& buf, bool ascii, const std::vector<TupleLine>& org,
                                  CompiledRegex* fail_regex) {
     const std::string* b = &buf;
     const std::vector<TupleLine>* o = &org;
@@ -494,12 +494,13 @@ struct Filter::Impl {
     if (fail_regex && max_lines > 1) {
       local_org = fail_regex->matched_tuple_lines();
       local_buf = buffer_text(local_org);
+      ascii = is_ascii(local_buf);
       b = &local_buf;
       o = &local_org;
     }
     std::optional<int> found;
     for (size_t i = 0; i < ignoreregex.size(); ++i) {
-      if (!ignoreregex[i]->search(*b, *o)) continue;
+      if (!ignoreregex[i]->search(*b, *o, ascii)) continue;
       found = static_cast<int>(i);
       if (!options.check_all_regex || max_lines > 1) {
         if (fail_regex) line_buffer = fail_regex->unmatched;
@@ -592,24 +593,32 @@ struct Filter::Impl {
     return fail;
   }
 
-  LineResult find_failure(TupleLine& tuple_line, std::optional<double> date, double now) {
+  // One line, split around its time stamp. With maxlines = 1 only its text
+  // (pre + post) is matched and its parts are never read again (matched lines
+  // are counted, not copied), so they go straight into the match buffer.
+  LineResult find_failure(std::string_view pre, std::string_view date_text, std::string_view post,
+                          bool line_ascii, std::optional<double> date, double now) {
     LineResult result;
     const bool raw_default = options.return_raw_host;
+    bool buf_ascii = line_ascii;
     if (max_lines > 1) {
-      line_buffer.push_back(tuple_line);
+      line_buffer.push_back(TupleLine{std::string(pre), std::string(date_text), std::string(post)});
       if (line_buffer.size() > max_lines)
         line_buffer.erase(line_buffer.begin(), line_buffer.end() - max_lines);
       org_ = line_buffer;
+      buffer_text_into(org_, org_buf_);
+      buf_ascii = is_ascii(org_buf_);
     } else {
       org_.resize(1);
-      std::swap(org_[0], tuple_line);  // keeps both strings' capacity for the next line
+      org_buf_.assign(pre);
+      org_buf_ += post;
+      org_buf_ += '\n';
     }
     const std::vector<TupleLine>& org = org_;
-    buffer_text_into(org, org_buf_);
     const std::string* buf = &org_buf_;
     bool buf_valid = true;
     if (!ignoreregex.empty() && ignoreregex.size() + 2 < failregex.size()) {
-      if (ignore_line(*buf, org, nullptr)) {
+      if (ignore_line(*buf, buf_ascii, org, nullptr)) {
         result.ignored = true;
         return result;
       }
@@ -620,7 +629,7 @@ struct Filter::Impl {
     if (required && !required->contains_any(*buf)) return result;
     std::optional<Groups> pre_groups;
     if (prefregex) {
-      if (!prefregex->search(*buf, org)) return result;
+      if (!prefregex->search(*buf, org, buf_ascii)) return result;
       if (prefregex_content_ >= 0 && prefregex->md.has(prefregex_content_) &&
           prefregex->md.end(prefregex_content_) > prefregex->md.start(prefregex_content_)) {
         // Reuses the buffer's strings: no allocation per line once they have grown.
@@ -636,12 +645,13 @@ struct Filter::Impl {
       if (!buf_valid) {
         buffer_text_into(line_buffer, cur_buf_);
         buf = &cur_buf_;
+        buf_ascii = is_ascii(cur_buf_);
         buf_valid = true;
       }
-      if (!re.search(*buf, org)) continue;
+      if (!re.search(*buf, org, buf_ascii)) continue;
       if (prefregex && !pre_groups) pre_groups = prefregex->groups("content");
       Groups groups = re.groups();
-      if (!ignoreregex.empty() && ignore_line(*buf, org, &re)) {
+      if (!ignoreregex.empty() && ignore_line(*buf, buf_ascii, org, &re)) {
         result.ignored = true;
         buf_valid = false;
         if (!options.check_all_regex) break;
@@ -783,46 +793,45 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
 
 LineResult Filter::process_line(std::string_view line, double now, std::optional<double> known_time) {
   Impl& impl = *impl_;
-  TupleLine& tl = impl.scratch_;
-  tl.pre.clear();
-  tl.date.clear();
-  tl.post.clear();
+  const bool ascii = is_ascii(line);
+  // The line as fail2ban's (pre, date, post) tuple, as views into `line` or last_time_text.
+  std::string_view pre, date_text, post;
   std::optional<double> date;
   if (known_time) {
-    tl.post.assign(line);
+    post = line;
     date = known_time;
     impl.last_date = date;
   } else {
-    auto m = impl.dates->match(line, now);
+    auto m = impl.dates->match(line, now, ascii);
     if (m) {
-      tl.pre.assign(line.substr(0, m->start));
-      tl.date.assign(line.substr(m->start, m->end - m->start));
-      tl.post.assign(line.substr(m->end));
-      if (!tl.date.empty()) {
+      pre = line.substr(0, m->start);
+      date_text = line.substr(m->start, m->end - m->start);
+      post = line.substr(m->end);
+      if (!date_text.empty()) {
         if (m->time) {
           date = m->time;
-          impl.last_time_text = tl.date;
+          impl.last_time_text.assign(date_text);
           impl.last_date = date;
         }
       } else if (impl.last_date && *impl.last_date > now - 60) {
-        tl.pre.clear();
-        tl.date = impl.last_time_text;
-        tl.post.assign(line);
+        pre = {};
+        date_text = impl.last_time_text;
+        post = line;
         date = impl.last_date;
       } else {
         date = now;
       }
     } else {
-      tl.post.assign(line);
+      post = line;
     }
     if (!date && impl.last_date && *impl.last_date > now - 60) {
-      tl.pre.clear();
-      tl.date = impl.last_time_text;
-      tl.post.assign(line);
+      pre = {};
+      date_text = impl.last_time_text;
+      post = line;
       date = impl.last_date;
     }
   }
-  return impl.find_failure(tl, date, now);
+  return impl.find_failure(pre, date_text, post, ascii, date, now);
 }
 
 }  // namespace xdpban

@@ -207,19 +207,7 @@ int Regex::group_index(std::string_view name) const {
 }
 
 MatchData::MatchData(const Regex& re)
-    : data_(pcre2_match_data_create_from_pattern(re.code_.get(), nullptr)) {}
-
-bool MatchData::has(int n) const {
-  if (n < 0 || n >= count_) return false;
-  return pcre2_get_ovector_pointer(data_.get())[2 * n] != PCRE2_UNSET;
-}
-
-size_t MatchData::start(int n) const { return pcre2_get_ovector_pointer(data_.get())[2 * n]; }
-size_t MatchData::end(int n) const { return pcre2_get_ovector_pointer(data_.get())[2 * n + 1]; }
-
-std::string_view MatchData::group(int n) const {
-  if (!has(n)) return {};
-  return subject_.substr(start(n), end(n) - start(n));
-}
+    : data_(pcre2_match_data_create_from_pattern(re.code_.get(), nullptr)),
+      ovector_(pcre2_get_ovector_pointer(data_.get())) {}
 
 }  // namespace xdpban

@@ -81,16 +81,19 @@ class MatchData {
   MatchData& operator=(MatchData&&) noexcept = default;
 
   // Whether group `n` took part in the last successful match.
-  bool has(int n) const;
-  size_t start(int n) const;
-  size_t end(int n) const;
-  std::string_view group(int n) const;  // empty view if not set
+  bool has(int n) const { return n >= 0 && n < count_ && ovector_[2 * n] != PCRE2_UNSET; }
+  size_t start(int n) const { return ovector_[2 * n]; }
+  size_t end(int n) const { return ovector_[2 * n + 1]; }
+  std::string_view group(int n) const {  // empty view if not set
+    return has(n) ? subject_.substr(start(n), end(n) - start(n)) : std::string_view();
+  }
 
  private:
   struct DataFree {
     void operator()(pcre2_match_data* d) const { pcre2_match_data_free(d); }
   };
   std::unique_ptr<pcre2_match_data, DataFree> data_;
+  PCRE2_SIZE* ovector_ = nullptr;  // data_'s, fixed for its lifetime (read without a library call)
   std::string_view subject_;
   int count_ = 0;
   friend class Regex;

@@ -4,6 +4,7 @@
 #include <bitset>
 #include <cctype>
 #include <cstring>
+#include <type_traits>
 #include <unordered_map>
 
 #include "core/ini.h"
@@ -146,6 +147,27 @@ class Groups {
   // merge of two sorted vectors rather than an insertion per entry.
   template <typename G>
   void update(G&& o, bool set_only) {
+    // Usually every name is here already (the same regex matched before): assign
+    // in place, reusing the strings' storage.
+    bool all_present = true;
+    for (auto& e : o.v_) {
+      if (set_only && !e.second) continue;
+      auto it = lower(e.first);
+      if (it == v_.end() || it->first != e.first) {
+        all_present = false;
+        break;
+      }
+    }
+    if (all_present) {
+      for (auto& e : o.v_) {
+        if (set_only && !e.second) continue;
+        if constexpr (std::is_lvalue_reference_v<G>)
+          find(e.first)->second = e.second;
+        else
+          find(e.first)->second = std::move(e.second);
+      }
+      return;
+    }
     std::vector<Entry> out;
     out.reserve(v_.size() + o.v_.size());
     auto a = v_.begin();
@@ -450,7 +472,7 @@ Result<std::unique_ptr<CompiledRegex>> compile_filter_regex(const std::string& r
     // PCRE2 computes no start bytes for an anchored pattern, so ask it about the
     // same pattern without its '^': a match at the start begins with one of them.
     if (anchored_single_branch(pattern) && pattern.size() > 1 && !std::strchr("?*+{", pattern[1])) {
-      auto body = Regex::compile(pattern.substr(1), Regex::Options{false, false});
+      auto body = Regex::compile(pattern.substr(1), Regex::Options{false, false, false});
       if (body) compiled->first = body->first_bytes();
     }
   }
@@ -663,7 +685,11 @@ struct Filter::Impl {
       }
       auto fail = std::make_shared<FailState>();
       if (pre_groups && !pre_groups->empty()) {
-        fail->g = *pre_groups;
+        // Without check_all_regex this is the only failure of the line: take them.
+        if (options.check_all_regex)
+          fail->g = *pre_groups;
+        else
+          fail->g = std::move(*pre_groups);
         fail->g.update(std::move(groups), false);
       } else {
         fail->g = std::move(groups);
@@ -725,7 +751,7 @@ struct Filter::Impl {
         }
       }
       for (const auto& [k, v] : fail->g)
-        if (v) f.fields[k] = *v;
+        if (v) f.fields.insert_or_assign(f.fields.end(), k, *v);  // in key order: no tree search
       if (fail->users) f.users = *fail->users;
       f.attempts = static_cast<int>(fail->matches.value_or(0));
       f.nofail = fail->is_truthy("nofail");

@@ -116,7 +116,7 @@ Result<Regex> Regex::compile(std::string_view pattern, Options options) {
   Regex re;
   re.code_ = std::shared_ptr<pcre2_code>(code, CodeFree{});
   re.pattern_ = std::string(pattern);
-  re.jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
+  re.jit_ = options.jit && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
   // Only for an ASCII pattern: in byte mode "é?" would make only its last byte optional.
   if (re.jit_ && is_ascii(pattern)) {
     uint32_t byte_flags = flags & ~(PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF);

@@ -32,6 +32,7 @@ class Regex {
   struct Options {
     bool multiline = false;
     bool caseless = false;
+    bool jit = true;  // false: only for pattern_info-style questions (first_bytes), never matched hot
   };
 
   // `pattern` is PCRE2 syntax (call translate_python_regex first for Python input).

@@ -131,12 +131,12 @@ class Groups {
 
   iterator find(std::string_view k) {
     auto it = lower(k);
-    return it != v_.end() && it->first == k ? it : v_.end();
+    return it != v_.end() && same(it->first, k) ? it : v_.end();
   }
   const_iterator find(std::string_view k) const { return const_cast<Groups*>(this)->find(k); }
   std::optional<std::string>& operator[](std::string_view k) {
     auto it = lower(k);
-    if (it == v_.end() || it->first != k) it = v_.emplace(it, std::string(k), std::nullopt);
+    if (it == v_.end() || !same(it->first, k)) it = v_.emplace(it, std::string(k), std::nullopt);
     return it->second;
   }
   void erase(iterator it) { v_.erase(it); }
@@ -148,23 +148,24 @@ class Groups {
   template <typename G>
   void update(G&& o, bool set_only) {
     // Usually every name is here already (the same regex matched before): assign
-    // in place, reusing the strings' storage.
+    // in place, reusing the strings' storage. Both are sorted: one walk finds them.
     bool all_present = true;
-    for (auto& e : o.v_) {
+    for (auto a = v_.begin(); auto& e : o.v_) {
       if (set_only && !e.second) continue;
-      auto it = lower(e.first);
-      if (it == v_.end() || it->first != e.first) {
+      while (a != v_.end() && less(a->first, e.first)) ++a;
+      if (a == v_.end() || !same(a->first, e.first)) {
         all_present = false;
         break;
       }
     }
     if (all_present) {
-      for (auto& e : o.v_) {
+      for (auto a = v_.begin(); auto& e : o.v_) {
         if (set_only && !e.second) continue;
+        while (!same(a->first, e.first)) ++a;
         if constexpr (std::is_lvalue_reference_v<G>)
-          find(e.first)->second = e.second;
+          a->second = e.second;
         else
-          find(e.first)->second = std::move(e.second);
+          a->second = std::move(e.second);
       }
       return;
     }
@@ -173,8 +174,8 @@ class Groups {
     auto a = v_.begin();
     for (auto& e : o.v_) {
       if (set_only && !e.second) continue;
-      while (a != v_.end() && a->first < e.first) out.push_back(std::move(*a++));
-      if (a != v_.end() && a->first == e.first) ++a;
+      while (a != v_.end() && less(a->first, e.first)) out.push_back(std::move(*a++));
+      if (a != v_.end() && same(a->first, e.first)) ++a;
       out.push_back(std::forward<G>(o).forward_entry(e));
     }
     while (a != v_.end()) out.push_back(std::move(*a++));
@@ -187,9 +188,22 @@ class Groups {
   void append_sorted(const std::string& k, std::optional<std::string> v) { v_.emplace_back(k, std::move(v)); }
 
  private:
+  // Group names are a few bytes: compared inline, not through memcmp calls.
+  static bool same(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  static bool less(std::string_view a, std::string_view b) {
+    size_t n = std::min(a.size(), b.size());
+    for (size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
+    return a.size() < b.size();
+  }
   iterator lower(std::string_view k) {
     return std::lower_bound(v_.begin(), v_.end(), k,
-                            [](const Entry& e, std::string_view key) { return e.first < key; });
+                            [](const Entry& e, std::string_view key) { return less(e.first, key); });
   }
   std::vector<Entry> v_;
 };

@@ -337,6 +337,10 @@ struct CompiledRegex {
   std::vector<std::pair<std::string, std::string>> tuples;  // (group, option) for F-TUPLE_*
   std::vector<int> skiplines;
   std::vector<std::pair<std::string, int>> sorted_names;  // named groups by name
+  // Whether groups() lists the groups that took no part (as None). A None reads
+  // like a missing name everywhere except where it overrides a prefregex group
+  // of the same name, so only a failregex sharing a name with prefregex needs it.
+  bool keep_unset = true;
   bool has_id_group = false;
   std::vector<TupleLine> matched, unmatched;
   const std::vector<TupleLine>* single = nullptr;  // set when the whole (one-line) buffer matched
@@ -421,7 +425,7 @@ struct CompiledRegex {
       if (name == skip) continue;
       if (md.has(num))
         g.append_sorted(name, std::string(md.group(num)));
-      else
+      else if (keep_unset)
         g.append_sorted(name, std::nullopt);
     }
     for (const auto& [k, n] : alts) {
@@ -798,6 +802,7 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
     if (!re) return re.error();
     impl.prefregex = std::move(*re);
     impl.prefregex_content_ = impl.prefregex->re.group_index("content");
+    impl.prefregex->keep_unset = false;
   }
   if (def.failregex.empty()) return invalid(def.source + ": no failregex");
   for (size_t i = 0; i < def.failregex.size(); ++i) {
@@ -807,6 +812,10 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
     if (!(*re)->has_id_group && !(impl.prefregex && impl.prefregex->has_id_group))
       return invalid(what + ": no host or failure-id group (<HOST>, <ADDR>, <F-ID>, ...) in '" +
                      def.failregex[i] + "'");
+    (*re)->keep_unset = false;
+    if (impl.prefregex)
+      for (const auto& [name, num] : (*re)->sorted_names)
+        if (name != "content" && impl.prefregex->re.group_index(name) >= 0) (*re)->keep_unset = true;
     impl.failregex.push_back(std::move(*re));
   }
   if (!multiline) {

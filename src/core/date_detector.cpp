@@ -186,6 +186,55 @@ std::optional<int> parse_time_zone(std::string_view tz) {
   return z->second + sign * (to_int(off.substr(1, 2)) * 60 + to_int(off.substr(mm, 2)));
 }
 
+// `re` with every named group turned into a non-capturing one, or null when
+// that might change what it matches or what group 1 is: a pattern that refers
+// to groups (backreferences, conditions, recursion), whose group 1 is named,
+// or whose rewrite does not drop exactly the named groups.
+std::shared_ptr<const Regex> without_named_captures(const Regex& re) {
+  const std::string& p = re.pattern();
+  for (const char* refers : {"(?P=", "(?P>", "(?(", "(?&", "(?R", "\\g", "\\k"})
+    if (p.find(refers) != std::string::npos) return nullptr;
+  for (size_t i = 0; i + 1 < p.size(); ++i) {
+    if (p[i] == '\\') {
+      if (p[i + 1] >= '1' && p[i + 1] <= '9') return nullptr;
+      ++i;
+    } else if (p[i] == '(' && p[i + 1] == '?' && i + 2 < p.size() &&
+               (p[i + 2] == '+' || p[i + 2] == '-' || std::isdigit(static_cast<unsigned char>(p[i + 2])))) {
+      return nullptr;  // (?1), (?+1), (?-1): a call to a numbered group
+    }
+  }
+  for (const auto& [name, num] : re.names())
+    if (num == 1) return nullptr;
+  std::string out;
+  size_t dropped = 0;
+  for (size_t i = 0; i < p.size();) {
+    size_t open = 0;  // length of a "(?P<" or "(?<" that opens a named group here
+    if (p[i] == '\\') {
+      out.append(p, i, 2);
+      i += 2;
+      continue;
+    }
+    if (p.compare(i, 4, "(?P<") == 0)
+      open = 4;
+    else if (p.compare(i, 3, "(?<") == 0 && i + 3 < p.size() && p[i + 3] != '=' && p[i + 3] != '!')
+      open = 3;
+    size_t close = open ? p.find('>', i + open) : std::string::npos;
+    if (close == std::string::npos) {
+      out += p[i++];
+      continue;
+    }
+    out += "(?:";
+    i = close + 1;
+    ++dropped;
+  }
+  if (dropped != re.names().size()) return nullptr;
+  auto lite = Regex::compile(out);
+  if (!lite || lite->capture_count() != re.capture_count() - static_cast<int>(dropped) ||
+      !lite->names().empty())
+    return nullptr;
+  return std::make_shared<const Regex>(std::move(*lite));
+}
+
 class DateTemplate {
  public:
   enum class Kind { kPattern, kEpoch, kTai64n };
@@ -197,6 +246,11 @@ class DateTemplate {
   int group = 1;
   bool long_epoch = false;
   std::array<int, 128> fields = make_fields();  // strptime letter -> group number, -1 if absent
+  // `re` with its named groups made non-capturing (group 1, the date, is kept):
+  // the same matches, found with less capture work. Used when the line is
+  // likely to repeat the last stamp (see DateDetector::match); null when the
+  // rewrite cannot be shown to keep the matches (backreferences, group 1 named).
+  std::shared_ptr<const Regex> lite;
 
   static std::array<int, 128> make_fields() {
     std::array<int, 128> f;
@@ -283,6 +337,7 @@ Result<std::shared_ptr<DateTemplate>> DateTemplate::from_regex(std::string regex
   auto t = std::make_shared<DateTemplate>();
   t->name = name_prefix;
   t->kind = kind;
+  t->lite = without_named_captures(*re);
   t->re = std::move(*re);
   t->flags = flags;
   for (const auto& [n, num] : t->re.names())
@@ -536,9 +591,12 @@ std::optional<double> DateTemplate::time_of(const MatchData& md, double now,
 struct DateDetector::Entry {
   std::shared_ptr<const DateTemplate> t;
   MatchData md;
+  std::optional<MatchData> lite_md;  // for t->lite
   int hits = 0;
   size_t distance = SIZE_MAX;
-  explicit Entry(std::shared_ptr<const DateTemplate> tp) : t(std::move(tp)), md(t->re) {}
+  explicit Entry(std::shared_ptr<const DateTemplate> tp) : t(std::move(tp)), md(t->re) {
+    if (t->lite) lite_md.emplace(*t->lite);
+  }
 };
 
 DateDetector::DateDetector(DateDetector&&) noexcept = default;
@@ -691,6 +749,27 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now, 
     int index = -1;
     size_t distance = SIZE_MAX;
   } found;
+  // Log lines come in runs with the same stamp: when this one holds the last
+  // converted stamp text where the last line did, its template most likely
+  // matches it there again. The capture-free copy of the regex checks that; if
+  // it finds that very match (and the last template would be chosen again),
+  // the result is the one below, down to the cached time.
+  if (last_ >= 0 && last_ == cached_template_ && !cached_text_.empty() && now >= cached_now_ &&
+      now - cached_now_ < 60 && cached_start_ <= line.size() &&
+      line.substr(cached_start_).starts_with(cached_text_)) {
+    Entry& e = templates_[last_];
+    if (e.lite_md && e.t->lite->search(line, *e.lite_md, 0, ascii) && e.lite_md->has(1) &&
+        e.lite_md->start(1) == cached_start_ && e.lite_md->end(1) == cached_start_ + cached_text_.size()) {
+      size_t d = e.lite_md->start(0), end = e.lite_md->end(0);
+      if (n == 1 || (e.t->flags & (kLineBegin | kLineEnd)) || (d == last_start_ && end == last_end_)) {
+        e.hits++;
+        e.distance = d;
+        last_start_ = d;
+        last_end_ = end;
+        return DateMatch{cached_start_, cached_start_ + cached_text_.size(), cached_time_};
+      }
+    }
+  }
   if (last_ >= 0 && last_ < n) {
     Entry& e = templates_[last_];
     if (e.t->re.search(line, e.md, 0, ascii)) {
@@ -747,10 +826,12 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now, 
     std::string_view text = line.substr(m.start, m.end - m.start);
     if (chosen == cached_template_ && text == cached_text_ && now >= cached_now_ && now - cached_now_ < 60) {
       m.time = cached_time_;
+      cached_start_ = m.start;
     } else {
       m.time = e.t->time_of(e.md, now, tz_offset_minutes_);
       cached_template_ = chosen;
       cached_text_.assign(text);
+      cached_start_ = m.start;
       cached_now_ = now;
       cached_time_ = m.time;
     }

@@ -55,6 +55,7 @@ class DateDetector {
   // The last time stamp converted (see match()).
   int cached_template_ = -1;
   std::string cached_text_;
+  size_t cached_start_ = 0;  // where cached_text_ was found in its line
   double cached_now_ = 0;
   std::optional<double> cached_time_;
 };

@@ -515,6 +515,8 @@ struct Filter::Impl {
   // Single-line filters: every failregex needs one of these texts, so a line
   // without any of them cannot fail (see Filter::create).
   std::optional<LiteralSet> required;
+  bool required_newline_ = false;  // one of the required literals holds a '\n'
+  bool ignore_first_ = false;      // ignoreregex runs before the failregexes (see find_failure)
   std::vector<TupleLine> line_buffer;
   std::optional<double> last_date;
   std::string last_time_text;
@@ -641,6 +643,7 @@ struct Filter::Impl {
     LineResult result;
     const bool raw_default = options.return_raw_host;
     bool buf_ascii = line_ascii;
+    bool literals_found = false;
     if (max_lines > 1) {
       line_buffer.push_back(TupleLine{std::string(pre), std::string(date_text), std::string(post)});
       if (line_buffer.size() > max_lines)
@@ -649,6 +652,14 @@ struct Filter::Impl {
       buffer_text_into(org_, org_buf_);
       buf_ascii = is_ascii(org_buf_);
     } else {
+      // Most lines stop at the literal check below: when it can be made on the
+      // line itself, make it before copying the line into the match buffer.
+      // Without a date prefix the buffer is post + '\n', and no literal holds a
+      // '\n', so the answer is the same.
+      if (required && pre.empty() && !required_newline_ && !ignore_first_) {
+        if (!required->contains_any(post)) return result;
+        literals_found = true;
+      }
       org_.resize(1);
       org_buf_.assign(pre);
       org_buf_ += post;
@@ -657,7 +668,7 @@ struct Filter::Impl {
     const std::vector<TupleLine>& org = org_;
     const std::string* buf = &org_buf_;
     bool buf_valid = true;
-    if (!ignoreregex.empty() && ignoreregex.size() + 2 < failregex.size()) {
+    if (ignore_first_) {
       if (ignore_line(*buf, buf_ascii, org, nullptr)) {
         result.ignored = true;
         return result;
@@ -666,7 +677,7 @@ struct Filter::Impl {
     // No failregex can match (their texts are not in the line, and prefregex's
     // content is part of it): the result of running them all, without the cost.
     // With maxlines = 1 a miss changes no state, so skipping is exact.
-    if (required && !required->contains_any(*buf)) return result;
+    if (required && !literals_found && !required->contains_any(*buf)) return result;
     std::optional<Groups> pre_groups;
     if (prefregex) {
       if (!prefregex->search(*buf, org, buf_ascii)) return result;
@@ -827,7 +838,10 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
         all = false;
         break;
       }
-      for (const auto& l : *lits) all = all && set.add(l);
+      for (const auto& l : *lits) {
+        all = all && set.add(l);
+        if (l.find('\n') != std::string::npos) impl.required_newline_ = true;
+      }
     }
     if (all) impl.required.emplace(std::move(set));
   }
@@ -837,6 +851,7 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
     if (!re) return re.error();
     impl.ignoreregex.push_back(std::move(*re));
   }
+  impl.ignore_first_ = !impl.ignoreregex.empty() && impl.ignoreregex.size() + 2 < impl.failregex.size();
   return f;
 }
 

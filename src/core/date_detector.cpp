@@ -186,25 +186,25 @@ std::optional<int> parse_time_zone(std::string_view tz) {
   return z->second + sign * (to_int(off.substr(1, 2)) * 60 + to_int(off.substr(mm, 2)));
 }
 
-// `re` with every named group turned into a non-capturing one, or null when
+// `re` with every named group turned into a non-capturing one, or nullopt when
 // that might change what it matches or what group 1 is: a pattern that refers
 // to groups (backreferences, conditions, recursion), whose group 1 is named,
 // or whose rewrite does not drop exactly the named groups.
-std::shared_ptr<const Regex> without_named_captures(const Regex& re) {
+std::optional<Regex> without_named_captures(const Regex& re) {
   const std::string& p = re.pattern();
   for (const char* refers : {"(?P=", "(?P>", "(?(", "(?&", "(?R", "\\g", "\\k"})
-    if (p.find(refers) != std::string::npos) return nullptr;
+    if (p.find(refers) != std::string::npos) return std::nullopt;
   for (size_t i = 0; i + 1 < p.size(); ++i) {
     if (p[i] == '\\') {
-      if (p[i + 1] >= '1' && p[i + 1] <= '9') return nullptr;
+      if (p[i + 1] >= '1' && p[i + 1] <= '9') return std::nullopt;
       ++i;
     } else if (p[i] == '(' && p[i + 1] == '?' && i + 2 < p.size() &&
                (p[i + 2] == '+' || p[i + 2] == '-' || std::isdigit(static_cast<unsigned char>(p[i + 2])))) {
-      return nullptr;  // (?1), (?+1), (?-1): a call to a numbered group
+      return std::nullopt;  // (?1), (?+1), (?-1): a call to a numbered group
     }
   }
   for (const auto& [name, num] : re.names())
-    if (num == 1) return nullptr;
+    if (num == 1) return std::nullopt;
   std::string out;
   size_t dropped = 0;
   for (size_t i = 0; i < p.size();) {
@@ -227,12 +227,12 @@ std::shared_ptr<const Regex> without_named_captures(const Regex& re) {
     i = close + 1;
     ++dropped;
   }
-  if (dropped != re.names().size()) return nullptr;
+  if (dropped != re.names().size()) return std::nullopt;
   auto lite = Regex::compile(out);
   if (!lite || lite->capture_count() != re.capture_count() - static_cast<int>(dropped) ||
       !lite->names().empty())
-    return nullptr;
-  return std::make_shared<const Regex>(std::move(*lite));
+    return std::nullopt;
+  return std::move(*lite);
 }
 
 class DateTemplate {
@@ -246,11 +246,6 @@ class DateTemplate {
   int group = 1;
   bool long_epoch = false;
   std::array<int, 128> fields = make_fields();  // strptime letter -> group number, -1 if absent
-  // `re` with its named groups made non-capturing (group 1, the date, is kept):
-  // the same matches, found with less capture work. Used when the line is
-  // likely to repeat the last stamp (see DateDetector::match); null when the
-  // rewrite cannot be shown to keep the matches (backreferences, group 1 named).
-  std::shared_ptr<const Regex> lite;
 
   static std::array<int, 128> make_fields() {
     std::array<int, 128> f;
@@ -337,7 +332,6 @@ Result<std::shared_ptr<DateTemplate>> DateTemplate::from_regex(std::string regex
   auto t = std::make_shared<DateTemplate>();
   t->name = name_prefix;
   t->kind = kind;
-  t->lite = without_named_captures(*re);
   t->re = std::move(*re);
   t->flags = flags;
   for (const auto& [n, num] : t->re.names())
@@ -591,12 +585,16 @@ std::optional<double> DateTemplate::time_of(const MatchData& md, double now,
 struct DateDetector::Entry {
   std::shared_ptr<const DateTemplate> t;
   MatchData md;
-  std::optional<MatchData> lite_md;  // for t->lite
+  // t->re with its named groups made non-capturing (group 1, the date, kept):
+  // the same matches, found with less capture work. Built the first time the
+  // fast path in match() wants it; stays empty when the rewrite cannot be shown
+  // to keep the matches (without_named_captures).
+  std::optional<Regex> lite;
+  std::optional<MatchData> lite_md;
+  bool lite_tried = false;
   int hits = 0;
   size_t distance = SIZE_MAX;
-  explicit Entry(std::shared_ptr<const DateTemplate> tp) : t(std::move(tp)), md(t->re) {
-    if (t->lite) lite_md.emplace(*t->lite);
-  }
+  explicit Entry(std::shared_ptr<const DateTemplate> tp) : t(std::move(tp)), md(t->re) {}
 };
 
 DateDetector::DateDetector(DateDetector&&) noexcept = default;
@@ -758,7 +756,12 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now, 
       now - cached_now_ < 60 && cached_start_ <= line.size() &&
       line.substr(cached_start_).starts_with(cached_text_)) {
     Entry& e = templates_[last_];
-    if (e.lite_md && e.t->lite->search(line, *e.lite_md, 0, ascii) && e.lite_md->has(1) &&
+    if (!e.lite_tried) {
+      e.lite_tried = true;
+      e.lite = without_named_captures(e.t->re);
+      if (e.lite) e.lite_md.emplace(*e.lite);
+    }
+    if (e.lite && e.lite->search(line, *e.lite_md, 0, ascii) && e.lite_md->has(1) &&
         e.lite_md->start(1) == cached_start_ && e.lite_md->end(1) == cached_start_ + cached_text_.size()) {
       size_t d = e.lite_md->start(0), end = e.lite_md->end(0);
       if (n == 1 || (e.t->flags & (kLineBegin | kLineEnd)) || (d == last_start_ && end == last_end_)) {

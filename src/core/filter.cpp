@@ -526,6 +526,7 @@ struct Filter::Impl {
   int prefregex_content_ = -1;
   std::vector<TupleLine> org_;  // the lines of this match attempt (maxlines = 1: see find_failure)
   std::string org_buf_, cur_buf_;
+  std::string mlfid_key_;  // the F-MLFID of the failure being merged (find_failure)
 
   std::optional<int> ignore_line(const std::string& buf, bool ascii, const std::vector<TupleLine>& org,
                                  CompiledRegex* fail_regex) {
@@ -584,10 +585,11 @@ struct Filter::Impl {
     mlfid.erase(it);
   }
 
-  static std::set<std::string>* update_users(FailState& f, const std::optional<std::string>& user) {
-    if (truthy(user)) {
+  // Adds fail's "user" group, if set and non-empty, to f's users (read in place, not copied).
+  static std::set<std::string>* update_users(FailState& f, const FailState& fail) {
+    if (auto it = fail.g.find("user"); it != fail.g.end() && truthy(it->second)) {
       if (!f.users) f.users.emplace();
-      f.users->insert(*user);
+      f.users->insert(*it->second);
     }
     return f.users ? &*f.users : nullptr;
   }
@@ -605,7 +607,7 @@ struct Filter::Impl {
     }
     if (fail->pop_truthy("mlfforget")) flags |= 2;
     if (cached) {
-      users = update_users(*cached, fail->get("user"));
+      users = update_users(*cached, *fail);
       if (cached->pop_truthy("nofail")) flags |= 4;
       if (cached->pop_truthy("mlfgained")) flags |= 4;
       if (flags & 8) cached->mlfpending = false;
@@ -614,7 +616,7 @@ struct Filter::Impl {
       fail = cached;
       if (flags & 2) mlfid_unset(id);
     } else if (!(flags & 2)) {
-      users = update_users(*fail, fail->get("user"));
+      users = update_users(*fail, *fail);
       mlfid_set(id, fail, now);
     }
     bool pending = fail->mlfpending;
@@ -723,9 +725,13 @@ struct Filter::Impl {
       } else {
         fail->g = std::move(groups);
       }
-      auto mlf_id = fail->get("mlfid");
+      // The id is copied into a buffer kept across lines (merge_failure may change
+      // fail->g): no allocation once it has grown.
+      const auto mlf_it = fail->g.find("mlfid");
+      const bool mlf_id = mlf_it != fail->g.end() && mlf_it->second;
       if (mlf_id) {
-        fail = merge_failure(*mlf_id, fail, re, now);
+        mlfid_key_ = *mlf_it->second;
+        fail = merge_failure(mlfid_key_, std::move(fail), re, now);
         if (fail->is_truthy("nofail") && !options.check_all_regex) return result;
       } else {
         fail->matches = fail->matches.value_or(0) + re.matched_line_count();

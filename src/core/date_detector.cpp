@@ -484,10 +484,13 @@ const LocalNow& local_now(double now) {
 int month_index(std::string_view name, bool full) {
   static const char* const kFull[] = {"january", "february", "march",     "april",   "may",      "june",
                                       "july",    "august",   "september", "october", "november", "december"};
-  std::string lower;
-  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Compared letter by letter in lower case, without building a lowered copy.
   for (int i = 0; i < 12; ++i) {
-    if (full ? lower == kFull[i] : lower == std::string(kFull[i], 3)) return i + 1;
+    std::string_view want = full ? std::string_view(kFull[i]) : std::string_view(kFull[i], 3);
+    if (name.size() != want.size()) continue;
+    size_t k = 0;
+    while (k < want.size() && std::tolower(static_cast<unsigned char>(name[k])) == want[k]) ++k;
+    if (k == want.size()) return i + 1;
   }
   return 0;
 }

@@ -329,6 +329,10 @@ bool LiteralSet::add(std::string_view literal) {
   }
   std::sort(grams_.begin() + static_cast<std::ptrdiff_t>(old), grams_.end());
   std::inplace_merge(grams_.begin(), grams_.begin() + static_cast<std::ptrdiff_t>(old), grams_.end());
+  for (size_t b = 0, g = 0; b < block_start_.size(); ++b) {
+    while (g < grams_.size() && grams_[g].hash < 64 * b) ++g;
+    block_start_[b] = static_cast<uint32_t>(g);
+  }
   shortest_ = std::min(shortest_, literal.size());
   stride_ = shortest_ - 3;
   return true;
@@ -343,9 +347,10 @@ bool LiteralSet::contains_any(std::string_view text) const {
     std::memcpy(&w, s + i, 4);
     uint32_t h = hash(w);
     if (!(seen_[h / 64] >> (h % 64) & 1)) continue;
-    auto [lo, hi] = std::equal_range(grams_.begin(), grams_.end(), Gram{h, 0, 0});
-    for (auto g = lo; g != hi; ++g) {
-      if (g->offset > i) continue;
+    const Gram* g = grams_.data() + block_start_[h / 64];
+    const Gram* hi = grams_.data() + block_start_[h / 64 + 1];
+    for (; g != hi; ++g) {
+      if (g->hash != h || g->offset > i) continue;
       const std::string& lit = literals_[g->literal];
       size_t start = i - g->offset;
       if (lit.size() <= n - start && std::memcmp(s + start, lit.data(), lit.size()) == 0) return true;

@@ -45,6 +45,10 @@ class LiteralSet {
   std::vector<std::string> literals_;
   std::vector<Gram> grams_;                                                     // sorted by hash
   std::vector<uint64_t> seen_ = std::vector<uint64_t>((1u << kHashBits) / 64);  // hashes in grams_
+  // grams_ index of the first gram whose hash is at least 64 * b, for each block
+  // b of 64 hashes (one word of seen_) and one past the end: a hit in seen_
+  // looks through its block's few grams instead of searching all of them.
+  std::vector<uint32_t> block_start_ = std::vector<uint32_t>((1u << kHashBits) / 64 + 1, 0);
   size_t stride_ = 1;
   size_t shortest_ = SIZE_MAX;
 };

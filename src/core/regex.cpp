@@ -146,10 +146,25 @@ bool is_ascii(std::string_view s) {
   const char* p = s.data();
   size_t n = s.size();
   uint64_t any = 0;
-  for (; n >= 8; p += 8, n -= 8) {
+  if (n >= 8) {
+    // 16 bytes a step, then what is left as one or two words, the last one
+    // ending at the end (overlapping bytes already seen).
+    for (; n >= 16; p += 16, n -= 16) {
+      uint64_t a, b;
+      std::memcpy(&a, p, 8);
+      std::memcpy(&b, p + 8, 8);
+      any |= a | b;
+    }
     uint64_t w;
-    std::memcpy(&w, p, 8);
-    any |= w;
+    if (n > 8) {
+      std::memcpy(&w, p, 8);
+      any |= w;
+    }
+    if (n > 0) {
+      std::memcpy(&w, p + n - 8, 8);
+      any |= w;
+    }
+    return (any & 0x8080808080808080ull) == 0;
   }
   for (; n > 0; ++p, --n) any |= static_cast<unsigned char>(*p);
   return (any & 0x8080808080808080ull) == 0;

@@ -152,6 +152,15 @@ TEST(RegexAscii, ByteModeCopyAgreesOnAsciiSubjects) {
   EXPECT_TRUE(is_ascii(""));
   EXPECT_FALSE(is_ascii("caf\xC3\xA9"));
   EXPECT_FALSE(is_ascii(std::string(17, 'a') + "\x80"));
+  // A byte >= 0x80 at every position of every length up to 40 (word steps, tails).
+  for (size_t n = 1; n <= 40; ++n) {
+    EXPECT_TRUE(is_ascii(std::string(n, '\x7f'))) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string s(n, 'a');
+      s[i] = '\x80';
+      EXPECT_FALSE(is_ascii(s)) << n << " " << i;
+    }
+  }
   for (const char* p : {R"((?i)^\w+ k\b)", R"(\s\d+\W)", R"([^a]+z)", R"((?i)[[:alpha:]]+:)", R"(.\b.)"}) {
     auto re = Regex::compile(p);
     ASSERT_TRUE(re) << p;

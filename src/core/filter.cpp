@@ -129,9 +129,12 @@ class Groups {
   bool empty() const { return v_.empty(); }
   void reserve(size_t n) { v_.reserve(n); }
 
+  // A dozen entries at most: a scan that mostly compares lengths beats a
+  // binary search that compares text at every step.
   iterator find(std::string_view k) {
-    auto it = lower(k);
-    return it != v_.end() && same(it->first, k) ? it : v_.end();
+    for (auto it = v_.begin(); it != v_.end(); ++it)
+      if (same(it->first, k)) return it;
+    return v_.end();
   }
   const_iterator find(std::string_view k) const { return const_cast<Groups*>(this)->find(k); }
   std::optional<std::string>& operator[](std::string_view k) {

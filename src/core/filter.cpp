@@ -688,12 +688,22 @@ struct Filter::Impl {
       if (!prefregex->search(*buf, org, buf_ascii)) return result;
       if (prefregex_content_ >= 0 && prefregex->md.has(prefregex_content_) &&
           prefregex->md.end(prefregex_content_) > prefregex->md.start(prefregex_content_)) {
-        // Reuses the buffer's strings: no allocation per line once they have grown.
-        line_buffer.resize(1);
-        line_buffer[0].pre.clear();
-        line_buffer[0].date.clear();
-        line_buffer[0].post.assign(prefregex->md.group(prefregex_content_));
-        buf_valid = false;
+        if (max_lines == 1) {
+          // The buffer fail2ban would build from [("", "", content)], built
+          // directly: with maxlines = 1 nothing reads line_buffer before it is
+          // reassigned (a failregex's unmatched lines), so it is left alone.
+          cur_buf_.assign(prefregex->md.group(prefregex_content_));
+          cur_buf_ += '\n';
+          buf = &cur_buf_;
+          if (!buf_ascii) buf_ascii = is_ascii(cur_buf_);  // an ASCII line has ASCII content
+        } else {
+          // Reuses the buffer's strings: no allocation per line once they have grown.
+          line_buffer.resize(1);
+          line_buffer[0].pre.clear();
+          line_buffer[0].date.clear();
+          line_buffer[0].post.assign(prefregex->md.group(prefregex_content_));
+          buf_valid = false;
+        }
       }
     }
     for (size_t idx = 0; idx < failregex.size(); ++idx) {

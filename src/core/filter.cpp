@@ -1,6 +1,7 @@
 #include "core/filter.h"
 
 #include <algorithm>
+#include <array>
 #include <bitset>
 #include <cctype>
 #include <cstring>
@@ -519,7 +520,9 @@ struct Filter::Impl {
   // without any of them cannot fail (see Filter::create).
   std::optional<LiteralSet> required;
   bool required_newline_ = false;  // one of the required literals holds a '\n'
-  bool ignore_first_ = false;      // ignoreregex runs before the failregexes (see find_failure)
+  // Bit i of start_mask_[b]: failregex i (i < 64) can match a buffer starting with byte b.
+  std::array<uint64_t, 256> start_mask_{};
+  bool ignore_first_ = false;  // ignoreregex runs before the failregexes (see find_failure)
   std::vector<TupleLine> line_buffer;
   std::optional<double> last_date;
   std::string last_time_text;
@@ -714,6 +717,10 @@ struct Filter::Impl {
         buf_ascii = is_ascii(cur_buf_);
         buf_valid = true;
       }
+      // The first-byte check CompiledRegex::search starts with, for all
+      // failregexes at once: most lines can start only a few of them.
+      if (idx < 64 && !buf->empty() && !(start_mask_[static_cast<unsigned char>((*buf)[0])] >> idx & 1))
+        continue;
       if (!re.search(*buf, org, buf_ascii)) continue;
       if (prefregex && !pre_groups) pre_groups = prefregex->groups("content");
       Groups groups = re.groups();
@@ -848,6 +855,9 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
         if (name != "content" && impl.prefregex->re.group_index(name) >= 0) (*re)->keep_unset = true;
     impl.failregex.push_back(std::move(*re));
   }
+  for (size_t i = 0; i < impl.failregex.size() && i < 64; ++i)
+    for (size_t b = 0; b < 256; ++b)
+      if (impl.failregex[i]->first[b]) impl.start_mask_[b] |= uint64_t{1} << i;
   if (!multiline) {
     LiteralSet set;
     bool all = true;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -68,9 +69,10 @@ size_t for_each_line(FILE* in, Fn&& fn) {
   std::string carry;
   size_t got;
   while ((got = fread(block.data(), 1, block.size(), in)) > 0) {
+    const char* base = block.data();
     size_t start = 0;
-    for (size_t i = 0; i < got; ++i) {
-      if (block[i] != '\n') continue;
+    while (const void* nl = memchr(base + start, '\n', got - start)) {
+      size_t i = static_cast<const char*>(nl) - base;
       if (carry.empty()) {
         fn(std::string_view(block.data() + start, i - start));
       } else {
@@ -142,14 +144,19 @@ int run_test_filter(const TestFilterOptions& o) {
               << unterminated
               << " bytes) has no newline: not processed, as xdpband and fail2ban wait for it\n";
   if (o.json) {
-    nlohmann::ordered_json j;
-    j["lines"] = lines;
-    j["matched"] = matched;
-    j["ignored"] = ignored;
-    j["missed"] = missed;
-    j["hosts"] = nlohmann::ordered_json::object();
-    for (const auto& h : hosts_order) j["hosts"][h] = hosts[h];
-    std::cout << j.dump() << "\n";
+    // Written by hand in first-seen order: ordered_json finds a key by a linear
+    // scan, which made this O(hosts^2) (a fifth of the run at 9k hosts).
+    std::string out = "{\"lines\":" + std::to_string(lines) + ",\"matched\":" + std::to_string(matched) +
+                      ",\"ignored\":" + std::to_string(ignored) + ",\"missed\":" + std::to_string(missed) +
+                      ",\"hosts\":{";
+    for (size_t k = 0; k < hosts_order.size(); ++k) {
+      if (k) out += ',';
+      out += nlohmann::json(hosts_order[k]).dump();
+      out += ':';
+      out += std::to_string(hosts[hosts_order[k]]);
+    }
+    out += "}}\n";
+    std::cout << out;
     return 0;
   }
   std::cout << "Filter:  " << def->source << " (" << filter->failregex_count() << " failregex, "

@@ -72,6 +72,18 @@ Result<Address> Address::parse(std::string_view text) {
 }
 
 std::string Address::str() const {
+  if (family == Family::V4) {  // inet_ntop's dotted quad, without its printf
+    char buf[16];
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      unsigned v = bytes[i];
+      if (i) *p++ = '.';
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+    }
+    return std::string(buf, p);
+  }
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(family == Family::V4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
   return buf;

@@ -186,6 +186,55 @@ std::optional<int> parse_time_zone(std::string_view tz) {
   return z->second + sign * (to_int(off.substr(1, 2)) * 60 + to_int(off.substr(mm, 2)));
 }
 
+// `re` with every named group turned into a non-capturing one, or nullopt when
+// that might change what it matches or what group 1 is: a pattern that refers
+// to groups (backreferences, conditions, recursion), whose group 1 is named,
+// or whose rewrite does not drop exactly the named groups.
+std::optional<Regex> without_named_captures(const Regex& re) {
+  const std::string& p = re.pattern();
+  for (const char* refers : {"(?P=", "(?P>", "(?(", "(?&", "(?R", "\\g", "\\k"})
+    if (p.find(refers) != std::string::npos) return std::nullopt;
+  for (size_t i = 0; i + 1 < p.size(); ++i) {
+    if (p[i] == '\\') {
+      if (p[i + 1] >= '1' && p[i + 1] <= '9') return std::nullopt;
+      ++i;
+    } else if (p[i] == '(' && p[i + 1] == '?' && i + 2 < p.size() &&
+               (p[i + 2] == '+' || p[i + 2] == '-' || std::isdigit(static_cast<unsigned char>(p[i + 2])))) {
+      return std::nullopt;  // (?1), (?+1), (?-1): a call to a numbered group
+    }
+  }
+  for (const auto& [name, num] : re.names())
+    if (num == 1) return std::nullopt;
+  std::string out;
+  size_t dropped = 0;
+  for (size_t i = 0; i < p.size();) {
+    size_t open = 0;  // length of a "(?P<" or "(?<" that opens a named group here
+    if (p[i] == '\\') {
+      out.append(p, i, 2);
+      i += 2;
+      continue;
+    }
+    if (p.compare(i, 4, "(?P<") == 0)
+      open = 4;
+    else if (p.compare(i, 3, "(?<") == 0 && i + 3 < p.size() && p[i + 3] != '=' && p[i + 3] != '!')
+      open = 3;
+    size_t close = open ? p.find('>', i + open) : std::string::npos;
+    if (close == std::string::npos) {
+      out += p[i++];
+      continue;
+    }
+    out += "(?:";
+    i = close + 1;
+    ++dropped;
+  }
+  if (dropped != re.names().size()) return std::nullopt;
+  auto lite = Regex::compile(out);
+  if (!lite || lite->capture_count() != re.capture_count() - static_cast<int>(dropped) ||
+      !lite->names().empty())
+    return std::nullopt;
+  return std::move(*lite);
+}
+
 class DateTemplate {
  public:
   enum class Kind { kPattern, kEpoch, kTai64n };
@@ -435,10 +484,13 @@ const LocalNow& local_now(double now) {
 int month_index(std::string_view name, bool full) {
   static const char* const kFull[] = {"january", "february", "march",     "april",   "may",      "june",
                                       "july",    "august",   "september", "october", "november", "december"};
-  std::string lower;
-  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Compared letter by letter in lower case, without building a lowered copy.
   for (int i = 0; i < 12; ++i) {
-    if (full ? lower == kFull[i] : lower == std::string(kFull[i], 3)) return i + 1;
+    std::string_view want = full ? std::string_view(kFull[i]) : std::string_view(kFull[i], 3);
+    if (name.size() != want.size()) continue;
+    size_t k = 0;
+    while (k < want.size() && std::tolower(static_cast<unsigned char>(name[k])) == want[k]) ++k;
+    if (k == want.size()) return i + 1;
   }
   return 0;
 }
@@ -536,6 +588,13 @@ std::optional<double> DateTemplate::time_of(const MatchData& md, double now,
 struct DateDetector::Entry {
   std::shared_ptr<const DateTemplate> t;
   MatchData md;
+  // t->re with its named groups made non-capturing (group 1, the date, kept):
+  // the same matches, found with less capture work. Built the first time the
+  // fast path in match() wants it; stays empty when the rewrite cannot be shown
+  // to keep the matches (without_named_captures).
+  std::optional<Regex> lite;
+  std::optional<MatchData> lite_md;
+  bool lite_tried = false;
   int hits = 0;
   size_t distance = SIZE_MAX;
   explicit Entry(std::shared_ptr<const DateTemplate> tp) : t(std::move(tp)), md(t->re) {}
@@ -683,7 +742,7 @@ Result<DateDetector> DateDetector::create(const std::optional<std::string>& patt
   return dd;
 }
 
-std::optional<DateMatch> DateDetector::match(std::string_view line, double now) {
+std::optional<DateMatch> DateDetector::match(std::string_view line, double now, bool ascii) {
   const int n = static_cast<int>(templates_.size());
   int chosen = -1;
   int skip = -1;
@@ -691,9 +750,35 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
     int index = -1;
     size_t distance = SIZE_MAX;
   } found;
+  // Log lines come in runs with the same stamp: when this one holds the last
+  // converted stamp text where the last line did, its template most likely
+  // matches it there again. The capture-free copy of the regex checks that; if
+  // it finds that very match (and the last template would be chosen again),
+  // the result is the one below, down to the cached time.
+  if (last_ >= 0 && last_ == cached_template_ && !cached_text_.empty() && now >= cached_now_ &&
+      now - cached_now_ < 60 && cached_start_ <= line.size() &&
+      line.substr(cached_start_).starts_with(cached_text_)) {
+    Entry& e = templates_[last_];
+    if (!e.lite_tried) {
+      e.lite_tried = true;
+      e.lite = without_named_captures(e.t->re);
+      if (e.lite) e.lite_md.emplace(*e.lite);
+    }
+    if (e.lite && e.lite->search(line, *e.lite_md, 0, ascii) && e.lite_md->has(1) &&
+        e.lite_md->start(1) == cached_start_ && e.lite_md->end(1) == cached_start_ + cached_text_.size()) {
+      size_t d = e.lite_md->start(0), end = e.lite_md->end(0);
+      if (n == 1 || (e.t->flags & (kLineBegin | kLineEnd)) || (d == last_start_ && end == last_end_)) {
+        e.hits++;
+        e.distance = d;
+        last_start_ = d;
+        last_end_ = end;
+        return DateMatch{cached_start_, cached_start_ + cached_text_.size(), cached_time_};
+      }
+    }
+  }
   if (last_ >= 0 && last_ < n) {
     Entry& e = templates_[last_];
-    if (e.t->re.search(line, e.md)) {
+    if (e.t->re.search(line, e.md, 0, ascii)) {
       size_t d = e.md.start(0), end = e.md.end(0);
       if (n == 1 || (e.t->flags & (kLineBegin | kLineEnd)) || (d == last_start_ && end == last_end_)) {
         chosen = last_;
@@ -707,7 +792,7 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
     for (int i = 0; i < n; ++i) {
       if (i == skip) continue;
       Entry& e = templates_[i];
-      if (!e.t->re.search(line, e.md)) continue;
+      if (!e.t->re.search(line, e.md, 0, ascii)) continue;
       size_t d = e.md.start(0);
       if (i + 1 >= n || (e.t->flags & (kLineBegin | kLineEnd)) ||
           (d == 0 && e.hits && !templates_[i + 1].hits)) {
@@ -724,7 +809,7 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
     if (chosen < 0 && found.index >= 0) {
       chosen = found.index;
       Entry& e = templates_[chosen];
-      e.t->re.search(line, e.md);  // the reserved match data was overwritten by later tries
+      e.t->re.search(line, e.md, 0, ascii);  // the reserved match data was overwritten by later tries
     }
   }
   if (chosen < 0) return std::nullopt;
@@ -747,10 +832,12 @@ std::optional<DateMatch> DateDetector::match(std::string_view line, double now) 
     std::string_view text = line.substr(m.start, m.end - m.start);
     if (chosen == cached_template_ && text == cached_text_ && now >= cached_now_ && now - cached_now_ < 60) {
       m.time = cached_time_;
+      cached_start_ = m.start;
     } else {
       m.time = e.t->time_of(e.md, now, tz_offset_minutes_);
       cached_template_ = chosen;
       cached_text_.assign(text);
+      cached_start_ = m.start;
       cached_now_ = now;
       cached_time_ = m.time;
     }

@@ -37,7 +37,11 @@ class DateDetector {
   ~DateDetector();
 
   // `now` (unix time) drives year inference for stamps without a year.
-  std::optional<DateMatch> match(std::string_view line, double now);
+  std::optional<DateMatch> match(std::string_view line, double now) {
+    return match(line, now, is_ascii(line));
+  }
+  // The same, when the caller knows whether `line` is all ASCII (is_ascii).
+  std::optional<DateMatch> match(std::string_view line, double now, bool ascii);
 
   size_t template_count() const;
 
@@ -51,6 +55,7 @@ class DateDetector {
   // The last time stamp converted (see match()).
   int cached_template_ = -1;
   std::string cached_text_;
+  size_t cached_start_ = 0;  // where cached_text_ was found in its line
   double cached_now_ = 0;
   std::optional<double> cached_time_;
 };

@@ -1,11 +1,15 @@
 #include "core/filter.h"
 
 #include <algorithm>
+#include <array>
+#include <bitset>
 #include <cctype>
 #include <cstring>
+#include <type_traits>
 #include <unordered_map>
 
 #include "core/ini.h"
+#include "core/literal_prefilter.h"
 
 namespace xdpban {
 
@@ -109,24 +113,135 @@ struct TupleLine {
   std::string text() const { return pre + post; }
 };
 
-using Groups = std::map<std::string, std::optional<std::string>>;
+// fail2ban's group dictionary: name -> value or None. A vector kept sorted by
+// name (a dozen entries at most), so that building one per matched line costs
+// one allocation instead of a tree node per group; iterates in name order like
+// the std::map it replaces.
+class Groups {
+ public:
+  using Entry = std::pair<std::string, std::optional<std::string>>;
+  using iterator = std::vector<Entry>::iterator;
+  using const_iterator = std::vector<Entry>::const_iterator;
 
-// fail2ban's per-failure dictionary, with its special list/set members.
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.end(); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.end(); }
+  bool empty() const { return v_.empty(); }
+  void reserve(size_t n) { v_.reserve(n); }
+
+  // A dozen entries at most: a scan that mostly compares lengths beats a
+  // binary search that compares text at every step.
+  iterator find(std::string_view k) {
+    for (auto it = v_.begin(); it != v_.end(); ++it)
+      if (same(it->first, k)) return it;
+    return v_.end();
+  }
+  const_iterator find(std::string_view k) const { return const_cast<Groups*>(this)->find(k); }
+  std::optional<std::string>& operator[](std::string_view k) {
+    auto it = lower(k);
+    if (it == v_.end() || !same(it->first, k)) it = v_.emplace(it, std::string(k), std::nullopt);
+    return it->second;
+  }
+  void erase(iterator it) { v_.erase(it); }
+  void erase(std::string_view k) {
+    if (auto it = find(k); it != v_.end()) v_.erase(it);
+  }
+  // Sets every entry of `o` here (those with a value only, if `set_only`): one
+  // merge of two sorted vectors rather than an insertion per entry.
+  template <typename G>
+  void update(G&& o, bool set_only) {
+    // Usually every name is here already (the same regex matched before): assign
+    // in place, reusing the strings' storage. Both are sorted: one walk finds them.
+    bool all_present = true;
+    for (auto a = v_.begin(); auto& e : o.v_) {
+      if (set_only && !e.second) continue;
+      while (a != v_.end() && less(a->first, e.first)) ++a;
+      if (a == v_.end() || !same(a->first, e.first)) {
+        all_present = false;
+        break;
+      }
+    }
+    if (all_present) {
+      for (auto a = v_.begin(); auto& e : o.v_) {
+        if (set_only && !e.second) continue;
+        while (!same(a->first, e.first)) ++a;
+        if constexpr (std::is_lvalue_reference_v<G>)
+          a->second = e.second;
+        else
+          a->second = std::move(e.second);
+      }
+      return;
+    }
+    std::vector<Entry> out;
+    out.reserve(v_.size() + o.v_.size());
+    auto a = v_.begin();
+    for (auto& e : o.v_) {
+      if (set_only && !e.second) continue;
+      while (a != v_.end() && less(a->first, e.first)) out.push_back(std::move(*a++));
+      if (a != v_.end() && same(a->first, e.first)) ++a;
+      out.push_back(std::forward<G>(o).forward_entry(e));
+    }
+    while (a != v_.end()) out.push_back(std::move(*a++));
+    v_ = std::move(out);
+  }
+  // An entry of this object, moved out of it if it is an rvalue (see update).
+  Entry forward_entry(Entry& e) & { return e; }
+  Entry forward_entry(Entry& e) && { return std::move(e); }
+  // Appends an entry whose name sorts after every present one (see CompiledRegex::groups).
+  void append_sorted(const std::string& k, std::optional<std::string> v) { v_.emplace_back(k, std::move(v)); }
+
+ private:
+  // Group names are a few bytes: compared inline, not through memcmp calls.
+  static bool same(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  static bool less(std::string_view a, std::string_view b) {
+    size_t n = std::min(a.size(), b.size());
+    for (size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
+    return a.size() < b.size();
+  }
+  iterator lower(std::string_view k) {
+    return std::lower_bound(v_.begin(), v_.end(), k,
+                            [](const Entry& e, std::string_view key) { return less(e.first, key); });
+  }
+  std::vector<Entry> v_;
+};
+
+// fail2ban's per-failure dictionary, with its special list/set members. Only
+// the number of matched lines is kept: nothing reads their text.
 struct FailState {
   Groups g;
-  std::optional<std::vector<std::string>> matches;
-  std::optional<std::vector<std::string>> nofail_matches;
+  std::optional<size_t> matches;         // fail2ban's 'matches' list, as its length
+  std::optional<size_t> nofail_matches;  // 'nofail' matches, likewise
   std::optional<std::set<std::string>> users;
   bool mlfpending = false;
 
-  std::optional<std::string> get(const std::string& k) const {
+  std::optional<std::string> get(std::string_view k) const {
     auto it = g.find(k);
     return it == g.end() ? std::nullopt : it->second;
   }
-  std::optional<std::string> pop(const std::string& k) {
+  // fail2ban's `bool(fail.get(k))`, without copying the value.
+  bool is_truthy(std::string_view k) const {
+    auto it = g.find(k);
+    return it != g.end() && it->second && !it->second->empty();
+  }
+  // `bool(fail.pop(k, None))`.
+  bool pop_truthy(std::string_view k) {
+    auto it = g.find(k);
+    if (it == g.end()) return false;
+    bool t = it->second && !it->second->empty();
+    g.erase(it);
+    return t;
+  }
+  std::optional<std::string> pop(std::string_view k) {
     auto it = g.find(k);
     if (it == g.end()) return std::nullopt;
-    auto v = it->second;
+    auto v = std::move(it->second);
     g.erase(it);
     return v;
   }
@@ -161,11 +276,16 @@ size_t group_end(const std::string& p, size_t open, bool* alternation) {
 // The literal text every match of a `^`-anchored single-line pattern starts with,
 // so a line that does not start with it can skip PCRE2 entirely. Conservative:
 // returns "" whenever unsure (flags, top-level alternation, optional parts).
-std::string required_prefix(const std::string& p) {
-  if (p.empty() || p[0] != '^') return "";
+// Whether `p` is '^' followed by one branch: every match starts at the subject's start.
+bool anchored_single_branch(const std::string& p) {
+  if (p.empty() || p[0] != '^') return false;
   bool alt = false;
   std::string wrapped = "(" + p + ")";  // top-level '|' check via the group scanner
-  if (group_end(wrapped, 0, &alt) == std::string::npos || alt) return "";
+  return group_end(wrapped, 0, &alt) != std::string::npos && !alt;
+}
+
+std::string required_prefix(const std::string& p) {
+  if (!anchored_single_branch(p)) return "";
   auto is_quant = [&](size_t i) {
     return i < p.size() && (p[i] == '?' || p[i] == '*' || p[i] == '+' || p[i] == '{');
   };
@@ -214,10 +334,17 @@ std::string required_prefix(const std::string& p) {
 struct CompiledRegex {
   Regex re;
   std::string prefix;  // required start of the subject ("" = none known)
+  // Bytes the subject can start with (a single-line '^' pattern; else all set).
+  std::bitset<256> first = std::bitset<256>().set();
   MatchData md;
   std::vector<std::pair<std::string, std::string>> alts;    // (group, option) for F-ALT_*
   std::vector<std::pair<std::string, std::string>> tuples;  // (group, option) for F-TUPLE_*
   std::vector<int> skiplines;
+  std::vector<std::pair<std::string, int>> sorted_names;  // named groups by name
+  // Whether groups() lists the groups that took no part (as None). A None reads
+  // like a missing name everywhere except where it overrides a prefregex group
+  // of the same name, so only a failregex sharing a name with prefregex needs it.
+  bool keep_unset = true;
   bool has_id_group = false;
   std::vector<TupleLine> matched, unmatched;
   const std::vector<TupleLine>* single = nullptr;  // set when the whole (one-line) buffer matched
@@ -244,13 +371,17 @@ struct CompiledRegex {
     }
     std::sort(alts.begin(), alts.end());
     std::sort(tuples.begin(), tuples.end());
+    sorted_names = re.names();
+    std::sort(sorted_names.begin(), sorted_names.end());
   }
 
   // fail2ban's Regex.search: match `buf`, then split `lines` into matched/unmatched.
-  bool search(const std::string& buf, const std::vector<TupleLine>& lines) {
+  // `ascii`: every byte of `buf` is below 0x80 (Regex::search).
+  bool search(std::string_view buf, const std::vector<TupleLine>& lines, bool ascii) {
     single = nullptr;
+    if (buf.empty() || !first[static_cast<unsigned char>(buf[0])]) return false;
     if (!prefix.empty() && buf.compare(0, prefix.size(), prefix) != 0) return false;
-    if (!re.search(buf, md)) return false;
+    if (!re.search(buf, md, 0, ascii)) return false;
     matched.clear();
     unmatched.clear();
     if (lines.size() <= 1) {
@@ -259,9 +390,9 @@ struct CompiledRegex {
     }
     size_t ms = md.start(0), me = md.end(0);
     size_t line_start = 0;
-    if (auto p = buf.rfind('\n', ms); p != std::string::npos) line_start = p + 1;
+    if (auto p = buf.rfind('\n', ms); p != std::string_view::npos) line_start = p + 1;
     size_t line_end = buf.size();
-    if (auto p = buf.find('\n', me > 0 ? me - 1 : 0); p != std::string::npos) line_end = p + 1;
+    if (auto p = buf.find('\n', me > 0 ? me - 1 : 0); p != std::string_view::npos) line_end = p + 1;
     size_t c1 = std::count(buf.begin(), buf.begin() + line_start, '\n');
     size_t c2 = std::count(buf.begin(), buf.begin() + line_end, '\n');
     c1 = std::min(c1, lines.size());
@@ -291,13 +422,15 @@ struct CompiledRegex {
     return true;
   }
 
-  Groups groups() const {
+  Groups groups(std::string_view skip = {}) const {
     Groups g;
-    for (const auto& [name, num] : re.names()) {
+    g.reserve(sorted_names.size() + alts.size() + tuples.size());
+    for (const auto& [name, num] : sorted_names) {
+      if (name == skip) continue;
       if (md.has(num))
-        g[name] = std::string(md.group(num));
-      else
-        g[name] = std::nullopt;
+        g.append_sorted(name, std::string(md.group(num)));
+      else if (keep_unset)
+        g.append_sorted(name, std::nullopt);
     }
     for (const auto& [k, n] : alts) {
       auto v = g[k];
@@ -324,11 +457,7 @@ struct CompiledRegex {
     return std::nullopt;
   }
 
-  std::vector<std::string> matched_lines() const {
-    std::vector<std::string> out;
-    for (const auto& l : matched_tuple_lines()) out.push_back(l.pre + l.date + l.post);
-    return out;
-  }
+  size_t matched_line_count() const { return matched_tuple_lines().size(); }
 };
 
 void buffer_text_into(const std::vector<TupleLine>& lines, std::string& buf) {
@@ -360,7 +489,15 @@ Result<std::unique_ptr<CompiledRegex>> compile_filter_regex(const std::string& r
   auto re = Regex::compile(pattern, Regex::Options{multiline, false});
   if (!re) return re.error().wrap(what);
   auto compiled = std::make_unique<CompiledRegex>(std::move(*re));
-  if (!multiline) compiled->prefix = required_prefix(pattern);
+  if (!multiline) {
+    compiled->prefix = required_prefix(pattern);
+    // PCRE2 computes no start bytes for an anchored pattern, so ask it about the
+    // same pattern without its '^': a match at the start begins with one of them.
+    if (anchored_single_branch(pattern) && pattern.size() > 1 && !std::strchr("?*+{", pattern[1])) {
+      auto body = Regex::compile(pattern.substr(1), Regex::Options{false, false, false});
+      if (body) compiled->first = body->first_bytes();
+    }
+  }
   return compiled;
 }
 
@@ -379,6 +516,13 @@ struct Filter::Impl {
   std::vector<std::unique_ptr<CompiledRegex>> failregex;
   std::vector<std::unique_ptr<CompiledRegex>> ignoreregex;
   size_t max_lines = 1;
+  // Single-line filters: every failregex needs one of these texts, so a line
+  // without any of them cannot fail (see Filter::create).
+  std::optional<LiteralSet> required;
+  bool required_newline_ = false;  // one of the required literals holds a '\n'
+  // Bit i of start_mask_[b]: failregex i (i < 64) can match a buffer starting with byte b.
+  std::array<uint64_t, 256> start_mask_{};
+  bool ignore_first_ = false;  // ignoreregex runs before the failregexes (see find_failure)
   std::vector<TupleLine> line_buffer;
   std::optional<double> last_date;
   std::string last_time_text;
@@ -386,11 +530,11 @@ struct Filter::Impl {
   std::map<uint64_t, std::string> mlfid_order;  // seq -> id, oldest first
   uint64_t mlfid_seq = 0;
   int prefregex_content_ = -1;
-  std::vector<TupleLine> org_;  // the lines of this match attempt, as read
-  TupleLine scratch_;           // the line being split, reused to avoid allocations
+  std::vector<TupleLine> org_;  // the lines of this match attempt (maxlines = 1: see find_failure)
   std::string org_buf_, cur_buf_;
+  std::string mlfid_key_;  // the F-MLFID of the failure being merged (find_failure)
 
-  std::optional<int> ignore_line(const std::string& buf, const std::vector<TupleLine>& org,
+  std::optional<int> ignore_line(const std::string& buf, bool ascii, const std::vector<TupleLine>& org,
                                  CompiledRegex* fail_regex) {
     const std::string* b = &buf;
     const std::vector<TupleLine>* o = &org;
@@ -399,12 +543,13 @@ struct Filter::Impl {
     if (fail_regex && max_lines > 1) {
       local_org = fail_regex->matched_tuple_lines();
       local_buf = buffer_text(local_org);
+      ascii = is_ascii(local_buf);
       b = &local_buf;
       o = &local_org;
     }
     std::optional<int> found;
     for (size_t i = 0; i < ignoreregex.size(); ++i) {
-      if (!ignoreregex[i]->search(*b, *o)) continue;
+      if (!ignoreregex[i]->search(*b, *o, ascii)) continue;
       found = static_cast<int>(i);
       if (!options.check_all_regex || max_lines > 1) {
         if (fail_regex) line_buffer = fail_regex->unmatched;
@@ -446,10 +591,11 @@ struct Filter::Impl {
     mlfid.erase(it);
   }
 
-  static std::set<std::string>* update_users(FailState& f, const std::optional<std::string>& user) {
-    if (truthy(user)) {
+  // Adds fail's "user" group, if set and non-empty, to f's users (read in place, not copied).
+  static std::set<std::string>* update_users(FailState& f, const FailState& fail) {
+    if (auto it = fail.g.find("user"); it != fail.g.end() && truthy(it->second)) {
       if (!f.users) f.users.emplace();
-      f.users->insert(*user);
+      f.users->insert(*it->second);
     }
     return f.users ? &*f.users : nullptr;
   }
@@ -459,25 +605,24 @@ struct Filter::Impl {
     auto cached = mlfid_get(id, now);
     std::set<std::string>* users = nullptr;
     int flags = 0;
-    if (truthy(fail->get("mlfgained"))) {
+    if (fail->is_truthy("mlfgained")) {
       flags |= 8 | 1;
-      if (!truthy(fail->get("nofail"))) fail->g["nofail"] = fail->get("mlfgained");
-    } else if (truthy(fail->get("nofail"))) {
+      if (!fail->is_truthy("nofail")) fail->g["nofail"] = fail->get("mlfgained");
+    } else if (fail->is_truthy("nofail")) {
       flags |= 1;
     }
-    if (truthy(fail->pop("mlfforget"))) flags |= 2;
+    if (fail->pop_truthy("mlfforget")) flags |= 2;
     if (cached) {
-      users = update_users(*cached, fail->get("user"));
-      if (truthy(cached->pop("nofail"))) flags |= 4;
-      if (truthy(cached->pop("mlfgained"))) flags |= 4;
+      users = update_users(*cached, *fail);
+      if (cached->pop_truthy("nofail")) flags |= 4;
+      if (cached->pop_truthy("mlfgained")) flags |= 4;
       if (flags & 8) cached->mlfpending = false;
       if ((flags & 4) == 0 && !cached->mlfpending) cached->matches.reset();
-      for (const auto& [k, v] : fail->g)
-        if (v) cached->g[k] = v;
+      cached->g.update(fail->g, true);
       fail = cached;
       if (flags & 2) mlfid_unset(id);
     } else if (!(flags & 2)) {
-      users = update_users(*fail, fail->get("user"));
+      users = update_users(*fail, *fail);
       mlfid_set(id, fail, now);
     }
     bool pending = fail->mlfpending;
@@ -488,52 +633,80 @@ struct Filter::Impl {
       flags &= ~(8 | 1);
     }
     if ((flags & 1) == 0) {
-      std::vector<std::string> m;
-      if (fail->nofail_matches) m = std::move(*fail->nofail_matches);
+      size_t m = fail->nofail_matches.value_or(0) + fail->matches.value_or(0);
       fail->nofail_matches.reset();
-      if (fail->matches) m.insert(m.end(), fail->matches->begin(), fail->matches->end());
-      if ((flags & 8) == 0) {
-        auto ml = re.matched_lines();
-        m.insert(m.end(), ml.begin(), ml.end());
-      }
-      fail->matches = std::move(m);
+      if ((flags & 8) == 0) m += re.matched_line_count();
+      fail->matches = m;
     } else if ((flags & 3) == 1) {
-      if (!fail->nofail_matches) fail->nofail_matches.emplace();
-      auto ml = re.matched_lines();
-      fail->nofail_matches->insert(fail->nofail_matches->end(), ml.begin(), ml.end());
+      fail->nofail_matches = fail->nofail_matches.value_or(0) + re.matched_line_count();
     }
     return fail;
   }
 
-  LineResult find_failure(TupleLine& tuple_line, std::optional<double> date, double now) {
+  // One line, split around its time stamp. With maxlines = 1 only its text
+  // (pre + post) is matched and its parts are never read again (matched lines
+  // are counted, not copied), so they go straight into the match buffer.
+  LineResult find_failure(std::string_view pre, std::string_view date_text, std::string_view post,
+                          bool line_ascii, std::optional<double> date, double now) {
     LineResult result;
     const bool raw_default = options.return_raw_host;
+    bool buf_ascii = line_ascii;
+    bool literals_found = false;
     if (max_lines > 1) {
-      line_buffer.push_back(tuple_line);
+      line_buffer.push_back(TupleLine{std::string(pre), std::string(date_text), std::string(post)});
       if (line_buffer.size() > max_lines)
         line_buffer.erase(line_buffer.begin(), line_buffer.end() - max_lines);
       org_ = line_buffer;
+      buffer_text_into(org_, org_buf_);
+      buf_ascii = is_ascii(org_buf_);
     } else {
+      // Most lines stop at the literal check below: when it can be made on the
+      // line itself, make it before copying the line into the match buffer.
+      // Without a date prefix the buffer is post + '\n', and no literal holds a
+      // '\n', so the answer is the same.
+      if (required && pre.empty() && !required_newline_ && !ignore_first_) {
+        if (!required->contains_any(post)) return result;
+        literals_found = true;
+      }
       org_.resize(1);
-      std::swap(org_[0], tuple_line);  // keeps both strings' capacity for the next line
+      org_buf_.assign(pre);
+      org_buf_ += post;
+      org_buf_ += '\n';
     }
     const std::vector<TupleLine>& org = org_;
-    buffer_text_into(org, org_buf_);
     const std::string* buf = &org_buf_;
     bool buf_valid = true;
-    if (!ignoreregex.empty() && ignoreregex.size() + 2 < failregex.size()) {
-      if (ignore_line(*buf, org, nullptr)) {
+    if (ignore_first_) {
+      if (ignore_line(*buf, buf_ascii, org, nullptr)) {
         result.ignored = true;
         return result;
       }
     }
+    // No failregex can match (their texts are not in the line, and prefregex's
+    // content is part of it): the result of running them all, without the cost.
+    // With maxlines = 1 a miss changes no state, so skipping is exact.
+    if (required && !literals_found && !required->contains_any(*buf)) return result;
     std::optional<Groups> pre_groups;
     if (prefregex) {
-      if (!prefregex->search(*buf, org)) return result;
+      if (!prefregex->search(*buf, org, buf_ascii)) return result;
       if (prefregex_content_ >= 0 && prefregex->md.has(prefregex_content_) &&
           prefregex->md.end(prefregex_content_) > prefregex->md.start(prefregex_content_)) {
-        line_buffer.assign(1, TupleLine{"", "", std::string(prefregex->md.group(prefregex_content_))});
-        buf_valid = false;
+        if (max_lines == 1) {
+          // The buffer fail2ban would build from [("", "", content)], built
+          // directly: with maxlines = 1 nothing reads line_buffer before it is
+          // reassigned (a failregex's unmatched lines), so it is left alone.
+          cur_buf_.assign(prefregex->md.group(prefregex_content_));
+          cur_buf_ += '\n';
+          buf = &cur_buf_;
+          if (!buf_ascii) buf_ascii = is_ascii(cur_buf_);  // an ASCII line has ASCII content
+        } else {
+          // Reuses the buffer's strings: no allocation per line once they have grown.
+          line_buffer.resize(1);
+          line_buffer[0].pre.clear();
+          line_buffer[0].date.clear();
+          line_buffer[0].post.assign(prefregex->md.group(prefregex_content_));
+          buf_valid = false;
+        }
       }
     }
     for (size_t idx = 0; idx < failregex.size(); ++idx) {
@@ -541,15 +714,17 @@ struct Filter::Impl {
       if (!buf_valid) {
         buffer_text_into(line_buffer, cur_buf_);
         buf = &cur_buf_;
+        buf_ascii = is_ascii(cur_buf_);
         buf_valid = true;
       }
-      if (!re.search(*buf, org)) continue;
-      if (prefregex && !pre_groups) {
-        pre_groups = prefregex->groups();
-        pre_groups->erase("content");
-      }
+      // The first-byte check CompiledRegex::search starts with, for all
+      // failregexes at once: most lines can start only a few of them.
+      if (idx < 64 && !buf->empty() && !(start_mask_[static_cast<unsigned char>((*buf)[0])] >> idx & 1))
+        continue;
+      if (!re.search(*buf, org, buf_ascii)) continue;
+      if (prefregex && !pre_groups) pre_groups = prefregex->groups("content");
       Groups groups = re.groups();
-      if (!ignoreregex.empty() && ignore_line(*buf, org, &re)) {
+      if (!ignoreregex.empty() && ignore_line(*buf, buf_ascii, org, &re)) {
         result.ignored = true;
         buf_valid = false;
         if (!options.check_all_regex) break;
@@ -561,19 +736,25 @@ struct Filter::Impl {
       }
       auto fail = std::make_shared<FailState>();
       if (pre_groups && !pre_groups->empty()) {
-        fail->g = *pre_groups;
-        for (const auto& [k, v] : groups) fail->g[k] = v;
+        // Without check_all_regex this is the only failure of the line: take them.
+        if (options.check_all_regex)
+          fail->g = *pre_groups;
+        else
+          fail->g = std::move(*pre_groups);
+        fail->g.update(std::move(groups), false);
       } else {
         fail->g = std::move(groups);
       }
-      auto mlf_id = fail->get("mlfid");
+      // The id is copied into a buffer kept across lines (merge_failure may change
+      // fail->g): no allocation once it has grown.
+      const auto mlf_it = fail->g.find("mlfid");
+      const bool mlf_id = mlf_it != fail->g.end() && mlf_it->second;
       if (mlf_id) {
-        fail = merge_failure(*mlf_id, fail, re, now);
-        if (truthy(fail->get("nofail")) && !options.check_all_regex) return result;
+        mlfid_key_ = *mlf_it->second;
+        fail = merge_failure(mlfid_key_, std::move(fail), re, now);
+        if (fail->is_truthy("nofail") && !options.check_all_regex) return result;
       } else {
-        auto ml = re.matched_lines();
-        if (!fail->matches) fail->matches.emplace();
-        fail->matches->insert(fail->matches->end(), ml.begin(), ml.end());
+        fail->matches = fail->matches.value_or(0) + re.matched_line_count();
       }
       auto fid = fail->get("fid");
       std::optional<std::string> ip;
@@ -625,10 +806,10 @@ struct Filter::Impl {
         }
       }
       for (const auto& [k, v] : fail->g)
-        if (v) f.fields[k] = *v;
+        if (v) f.fields.insert_or_assign(f.fields.end(), k, *v);  // in key order: no tree search
       if (fail->users) f.users = *fail->users;
-      f.attempts = fail->matches ? static_cast<int>(fail->matches->size()) : 0;
-      f.nofail = truthy(fail->get("nofail"));
+      f.attempts = static_cast<int>(fail->matches.value_or(0));
+      f.nofail = fail->is_truthy("nofail");
       result.failures.push_back(std::move(f));
       if (!options.check_all_regex) break;
     }
@@ -658,6 +839,7 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
     if (!re) return re.error();
     impl.prefregex = std::move(*re);
     impl.prefregex_content_ = impl.prefregex->re.group_index("content");
+    impl.prefregex->keep_unset = false;
   }
   if (def.failregex.empty()) return invalid(def.source + ": no failregex");
   for (size_t i = 0; i < def.failregex.size(); ++i) {
@@ -667,7 +849,30 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
     if (!(*re)->has_id_group && !(impl.prefregex && impl.prefregex->has_id_group))
       return invalid(what + ": no host or failure-id group (<HOST>, <ADDR>, <F-ID>, ...) in '" +
                      def.failregex[i] + "'");
+    (*re)->keep_unset = false;
+    if (impl.prefregex)
+      for (const auto& [name, num] : (*re)->sorted_names)
+        if (name != "content" && impl.prefregex->re.group_index(name) >= 0) (*re)->keep_unset = true;
     impl.failregex.push_back(std::move(*re));
+  }
+  for (size_t i = 0; i < impl.failregex.size() && i < 64; ++i)
+    for (size_t b = 0; b < 256; ++b)
+      if (impl.failregex[i]->first[b]) impl.start_mask_[b] |= uint64_t{1} << i;
+  if (!multiline) {
+    LiteralSet set;
+    bool all = true;
+    for (const auto& re : impl.failregex) {
+      auto lits = required_literals(re->re.pattern());
+      if (!lits) {
+        all = false;
+        break;
+      }
+      for (const auto& l : *lits) {
+        all = all && set.add(l);
+        if (l.find('\n') != std::string::npos) impl.required_newline_ = true;
+      }
+    }
+    if (all) impl.required.emplace(std::move(set));
   }
   for (size_t i = 0; i < def.ignoreregex.size(); ++i) {
     auto re = compile_filter_regex(def.ignoreregex[i], def.usedns, multiline,
@@ -675,51 +880,51 @@ Result<Filter> Filter::create(const FilterDefinition& def, FilterOptions options
     if (!re) return re.error();
     impl.ignoreregex.push_back(std::move(*re));
   }
+  impl.ignore_first_ = !impl.ignoreregex.empty() && impl.ignoreregex.size() + 2 < impl.failregex.size();
   return f;
 }
 
 LineResult Filter::process_line(std::string_view line, double now, std::optional<double> known_time) {
   Impl& impl = *impl_;
-  TupleLine& tl = impl.scratch_;
-  tl.pre.clear();
-  tl.date.clear();
-  tl.post.clear();
+  const bool ascii = is_ascii(line);
+  // The line as fail2ban's (pre, date, post) tuple, as views into `line` or last_time_text.
+  std::string_view pre, date_text, post;
   std::optional<double> date;
   if (known_time) {
-    tl.post.assign(line);
+    post = line;
     date = known_time;
     impl.last_date = date;
   } else {
-    auto m = impl.dates->match(line, now);
+    auto m = impl.dates->match(line, now, ascii);
     if (m) {
-      tl.pre.assign(line.substr(0, m->start));
-      tl.date.assign(line.substr(m->start, m->end - m->start));
-      tl.post.assign(line.substr(m->end));
-      if (!tl.date.empty()) {
+      pre = line.substr(0, m->start);
+      date_text = line.substr(m->start, m->end - m->start);
+      post = line.substr(m->end);
+      if (!date_text.empty()) {
         if (m->time) {
           date = m->time;
-          impl.last_time_text = tl.date;
+          impl.last_time_text.assign(date_text);
           impl.last_date = date;
         }
       } else if (impl.last_date && *impl.last_date > now - 60) {
-        tl.pre.clear();
-        tl.date = impl.last_time_text;
-        tl.post.assign(line);
+        pre = {};
+        date_text = impl.last_time_text;
+        post = line;
         date = impl.last_date;
       } else {
         date = now;
       }
     } else {
-      tl.post.assign(line);
+      post = line;
     }
     if (!date && impl.last_date && *impl.last_date > now - 60) {
-      tl.pre.clear();
-      tl.date = impl.last_time_text;
-      tl.post.assign(line);
+      pre = {};
+      date_text = impl.last_time_text;
+      post = line;
       date = impl.last_date;
     }
   }
-  return impl.find_failure(tl, date, now);
+  return impl.find_failure(pre, date_text, post, ascii, date, now);
 }
 
 }  // namespace xdpban

@@ -1,6 +1,7 @@
 #include "core/regex.h"
 
 #include <cctype>
+#include <cstring>
 
 namespace xdpban {
 
@@ -115,7 +116,17 @@ Result<Regex> Regex::compile(std::string_view pattern, Options options) {
   Regex re;
   re.code_ = std::shared_ptr<pcre2_code>(code, CodeFree{});
   re.pattern_ = std::string(pattern);
-  re.jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
+  re.jit_ = options.jit && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
+  // Only for an ASCII pattern: in byte mode "é?" would make only its last byte optional.
+  if (re.jit_ && is_ascii(pattern)) {
+    uint32_t byte_flags = flags & ~(PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF);
+    pcre2_code* bytes = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                      byte_flags, &err, &offset, nullptr);
+    if (bytes && pcre2_jit_compile(bytes, PCRE2_JIT_COMPLETE) == 0)
+      re.ascii_code_ = std::shared_ptr<pcre2_code>(bytes, CodeFree{});
+    else if (bytes)
+      pcre2_code_free(bytes);
+  }
   uint32_t captures = 0, name_count = 0, entry_size = 0;
   PCRE2_SPTR table = nullptr;
   pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &captures);
@@ -131,8 +142,42 @@ Result<Regex> Regex::compile(std::string_view pattern, Options options) {
   return re;
 }
 
-bool Regex::search(std::string_view subject, MatchData& md, size_t start) const {
+bool is_ascii(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t any = 0;
+  if (n >= 8) {
+    // 16 bytes a step, then what is left as one or two words, the last one
+    // ending at the end (overlapping bytes already seen).
+    for (; n >= 16; p += 16, n -= 16) {
+      uint64_t a, b;
+      std::memcpy(&a, p, 8);
+      std::memcpy(&b, p + 8, 8);
+      any |= a | b;
+    }
+    uint64_t w;
+    if (n > 8) {
+      std::memcpy(&w, p, 8);
+      any |= w;
+    }
+    if (n > 0) {
+      std::memcpy(&w, p + n - 8, 8);
+      any |= w;
+    }
+    return (any & 0x8080808080808080ull) == 0;
+  }
+  for (; n > 0; ++p, --n) any |= static_cast<unsigned char>(*p);
+  return (any & 0x8080808080808080ull) == 0;
+}
+
+bool Regex::search(std::string_view subject, MatchData& md, size_t start, bool ascii) const {
   md.subject_ = subject;
+  if (ascii && ascii_code_) {
+    int rc = pcre2_jit_match(ascii_code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
+                             start, 0, md.data_.get(), match_context());
+    md.count_ = rc > 0 ? rc : 0;
+    return rc > 0;
+  }
   // pcre2_jit_match skips pcre2_match's per-call checks; both honour the limits.
   int rc = jit_ ? pcre2_jit_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
                                   start, 0, md.data_.get(), match_context())
@@ -142,6 +187,34 @@ bool Regex::search(std::string_view subject, MatchData& md, size_t start) const 
   return rc > 0;
 }
 
+std::bitset<256> Regex::first_bytes() const {
+  std::bitset<256> all;
+  all.set();
+  uint32_t type = 0;
+  if (pcre2_pattern_info(code_.get(), PCRE2_INFO_FIRSTCODETYPE, &type) != 0) return all;
+  if (type == 1) {
+    uint32_t cu = 0;
+    pcre2_pattern_info(code_.get(), PCRE2_INFO_FIRSTCODEUNIT, &cu);
+    if (cu >= 0x80) return all;
+    std::bitset<256> bytes;
+    bytes.set(cu);
+    if (std::isalpha(static_cast<int>(cu))) {
+      // PCRE2 does not report whether its first code unit is caseless, and with
+      // UCP a caseless ASCII letter also matches non-ASCII ones (k: U+212A, s: U+017F).
+      bytes.set(std::toupper(static_cast<int>(cu)));
+      bytes.set(std::tolower(static_cast<int>(cu)));
+      for (int b = 0x80; b < 0x100; ++b) bytes.set(b);
+    }
+    return bytes;
+  }
+  const uint8_t* map = nullptr;
+  if (type != 0 || pcre2_pattern_info(code_.get(), PCRE2_INFO_FIRSTBITMAP, &map) != 0 || !map) return all;
+  std::bitset<256> bytes;
+  for (int b = 0; b < 256; ++b)
+    if (map[b / 8] & (1u << (b % 8))) bytes.set(b);
+  return bytes;
+}
+
 int Regex::group_index(std::string_view name) const {
   for (const auto& [n, num] : names_)
     if (n == name) return num;
@@ -149,19 +222,7 @@ int Regex::group_index(std::string_view name) const {
 }
 
 MatchData::MatchData(const Regex& re)
-    : data_(pcre2_match_data_create_from_pattern(re.code_.get(), nullptr)) {}
-
-bool MatchData::has(int n) const {
-  if (n < 0 || n >= count_) return false;
-  return pcre2_get_ovector_pointer(data_.get())[2 * n] != PCRE2_UNSET;
-}
-
-size_t MatchData::start(int n) const { return pcre2_get_ovector_pointer(data_.get())[2 * n]; }
-size_t MatchData::end(int n) const { return pcre2_get_ovector_pointer(data_.get())[2 * n + 1]; }
-
-std::string_view MatchData::group(int n) const {
-  if (!has(n)) return {};
-  return subject_.substr(start(n), end(n) - start(n));
-}
+    : data_(pcre2_match_data_create_from_pattern(re.code_.get(), nullptr)),
+      ovector_(pcre2_get_ovector_pointer(data_.get())) {}
 
 }  // namespace xdpban

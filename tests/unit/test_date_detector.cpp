@@ -52,6 +52,36 @@ TEST_F(DateDetectorTest, CutsOnlyTheDate) {
   EXPECT_EQ(line.substr(m->start, m->end - m->start), "Aug 14 11:59:59");
 }
 
+// One detector fed a run of lines, most repeating the last stamp text (the
+// capture-free fast path), agrees line by line with a fresh detector per line:
+// same span, same time, also where the repeated text is followed by a
+// fraction or a year that the match must take in, or sits elsewhere.
+TEST_F(DateDetectorTest, RepeatedStampsMatchLikeAFreshDetector) {
+  const char* lines[] = {
+      "Aug 14 11:59:59 host sshd[1]: a",     "Aug 14 11:59:59 host sshd[2]: b",
+      "Aug 14 11:59:59.250 host sshd[3]: c", "Aug 14 11:59:59 2004 host sshd[4]: d",
+      "Aug 14 11:59:59 host sshd[5]: e",     "Aug 14 11:59:59host sshd[6]: f",
+      "> Aug 14 11:59:59 host sshd[7]: g",   "Aug 14 11:59:59 host sshd[8]: h",
+      "Aug 14 12:00:00 host sshd[9]: i",     "Aug 14 12:00:00 host sshd[10]: j",
+      "2005-08-14 10:00:00 host k",          "2005-08-14 10:00:00 host l",
+      "Aug 14 12:00:00 host sshd[11]: m",
+  };
+  for (const auto& pattern : {std::optional<std::string>(), std::optional<std::string>("{^LN-BEG}")}) {
+    auto run = DateDetector::create(pattern);
+    ASSERT_TRUE(run);
+    for (const char* line : lines) {
+      auto fresh = DateDetector::create(pattern);
+      ASSERT_TRUE(fresh);
+      auto a = run->match(line, kNow), b = fresh->match(line, kNow);
+      ASSERT_EQ(a.has_value(), b.has_value()) << line;
+      if (!a) continue;
+      EXPECT_EQ(a->start, b->start) << line;
+      EXPECT_EQ(a->end, b->end) << line;
+      EXPECT_EQ(a->time, b->time) << line;
+    }
+  }
+}
+
 TEST_F(DateDetectorTest, CustomPatternsEpochAndTimeZone) {
   EXPECT_EQ(at("x 14.08.2005 10:00:00 y", "%d.%m.%Y %H:%M:%S"), 1124013600);
   EXPECT_EQ(at("14.08.2005 12:00:00 y", "{^LN-BEG}%d.%m.%Y %H:%M:%S", "CEST"), 1124013600);

@@ -94,6 +94,110 @@ TEST_F(FilterTest, DateIsCutPrefregexFirstIgnoreregexVetoes) {
   EXPECT_TRUE(hosts(ignored).empty());
 }
 
+// The single-line fast paths (the literal prefilter over all failregexes, the
+// start-byte check per failregex, the byte-mode regex copy for ASCII lines) must
+// never change a verdict. Each line here is one a careless prefilter would drop.
+TEST_F(FilterTest, PrefiltersNeverDropAMatch) {
+  auto one = [](std::vector<std::string> failregex, std::optional<std::string> prefregex = std::nullopt) {
+    FilterDefinition def;
+    def.source = "test";
+    def.failregex = std::move(failregex);
+    def.prefregex = std::move(prefregex);
+    return make(def);
+  };
+  const std::vector<std::string> want{"192.0.2.7"};
+  // The literal at the very end of the line, and the shortest line holding it.
+  Filter tail = one({R"(^<HOST> said goodbye$)"});
+  EXPECT_EQ(hosts(tail.process_line("192.0.2.7 said goodbye", kNow)), want);
+  // Either alternative, and an optional part that is absent.
+  Filter alt = one(
+      {R"(^[iI](?:llegal|nvalid) user \S+ from <HOST>$)", R"(^Auth(?:entication)? failure from <HOST>$)"});
+  EXPECT_EQ(hosts(alt.process_line("Illegal user x from 192.0.2.7", kNow)), want);
+  EXPECT_EQ(hosts(alt.process_line("invalid user x from 192.0.2.7", kNow)), want);
+  EXPECT_EQ(hosts(alt.process_line("Auth failure from 192.0.2.7", kNow)), want);
+  EXPECT_TRUE(hosts(alt.process_line("Illegal usr x from 192.0.2.7", kNow)).empty());
+  // Caseless: no literal can be required, and 'k' also matches KELVIN SIGN (U+212A),
+  // a line whose first byte is not 'k' or 'K'.
+  Filter caseless = one({R"((?i)^kill from <HOST>$)"});
+  EXPECT_EQ(hosts(caseless.process_line("KILL from 192.0.2.7", kNow)), want);
+  EXPECT_EQ(hosts(caseless.process_line("\xE2\x84\xAAill from 192.0.2.7", kNow)), want);
+  Filter inner = one({R"(^(?i:kill) from <HOST>$)"});  // the start-byte check runs on this one
+  EXPECT_EQ(hosts(inner.process_line("\xE2\x84\xAAILL from 192.0.2.7", kNow)), want);
+  EXPECT_EQ(hosts(inner.process_line("kIlL from 192.0.2.7", kNow)), want);
+  EXPECT_TRUE(hosts(inner.process_line("skill from 192.0.2.7", kNow)).empty());
+  // A failregex without any literal (or with one under 4 bytes) switches the prefilter off.
+  Filter bare = one({R"(^<HOST>$)"});
+  EXPECT_EQ(hosts(bare.process_line("192.0.2.7", kNow)), want);
+  Filter shorty = one({R"(^ab <HOST>$)", R"(^long literal here <HOST>$)"});
+  EXPECT_EQ(hosts(shorty.process_line("ab 192.0.2.7", kNow)), want);
+  // With prefregex the failregexes see its content; the literal is looked for in the line.
+  Filter pref =
+      one({R"(^refused connect from <HOST>$)"}, R"(^\s*\S+ demo\[\d+\]: <F-CONTENT>.+</F-CONTENT>$)");
+  EXPECT_EQ(hosts(pref.process_line("Aug 14 11:59:59 host demo[1]: refused connect from 192.0.2.7", kNow)),
+            want);
+  EXPECT_TRUE(hosts(pref.process_line("Aug 14 11:59:59 host demo[1]: refused connection", kNow)).empty());
+  // A non-ASCII line runs the UTF-8 regex: \w takes 'ü' (the byte-mode copy would not).
+  Filter word = one({R"(^user \w+ from <HOST>$)"});
+  EXPECT_EQ(hosts(word.process_line("user j\xC3\xBCrgen from 192.0.2.7", kNow)), want);
+  EXPECT_EQ(hosts(word.process_line("user jurgen from 192.0.2.7", kNow)), want);
+  // Invalid UTF-8 still matches as before (PCRE2_MATCH_INVALID_UTF).
+  EXPECT_EQ(hosts(word.process_line("user x \xFF from 192.0.2.7", kNow)).size(), 0u);
+  EXPECT_EQ(hosts(tail.process_line("192.0.2.7 said goodbye \xFF", kNow)).size(), 0u);
+  Filter any = one({R"(^bad byte .* from <HOST>$)"});
+  EXPECT_EQ(hosts(any.process_line("bad byte \xC3\xA9 from 192.0.2.7", kNow)), want);
+}
+
+TEST(RegexAscii, ByteModeCopyAgreesOnAsciiSubjects) {
+  EXPECT_TRUE(is_ascii("plain text 123 !~"));
+  EXPECT_TRUE(is_ascii(""));
+  EXPECT_FALSE(is_ascii("caf\xC3\xA9"));
+  EXPECT_FALSE(is_ascii(std::string(17, 'a') + "\x80"));
+  // A byte >= 0x80 at every position of every length up to 40 (word steps, tails).
+  for (size_t n = 1; n <= 40; ++n) {
+    EXPECT_TRUE(is_ascii(std::string(n, '\x7f'))) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string s(n, 'a');
+      s[i] = '\x80';
+      EXPECT_FALSE(is_ascii(s)) << n << " " << i;
+    }
+  }
+  for (const char* p : {R"((?i)^\w+ k\b)", R"(\s\d+\W)", R"([^a]+z)", R"((?i)[[:alpha:]]+:)", R"(.\b.)"}) {
+    auto re = Regex::compile(p);
+    ASSERT_TRUE(re) << p;
+    MatchData utf(*re), bytes(*re);
+    for (const char* s : {"Hello K", "x 42!", "bbbz", "ALPHA:", "a b", "hello k.", "  7 ", "aaaa"}) {
+      bool a = re->search(s, utf, 0, false), b = re->search(s, bytes, 0, true);
+      EXPECT_EQ(a, b) << p << " on '" << s << "'";
+      if (a && b) {
+        EXPECT_EQ(utf.start(0), bytes.start(0)) << p << " on '" << s << "'";
+        EXPECT_EQ(utf.end(0), bytes.end(0)) << p << " on '" << s << "'";
+      }
+    }
+  }
+}
+
+TEST(RegexFirstBytes, FromPcre2sOwnAnalysis) {
+  auto lit = Regex::compile("Failed password");
+  ASSERT_TRUE(lit);
+  auto fb = lit->first_bytes();
+  EXPECT_TRUE(fb['F']);
+  EXPECT_TRUE(fb['f']);   // PCRE2 does not say whether its first unit is caseless
+  EXPECT_TRUE(fb[0xE2]);  // nor which non-ASCII letters fold to it
+  EXPECT_FALSE(fb['x']);
+  auto cls = Regex::compile("[aA]uth");
+  ASSERT_TRUE(cls);
+  EXPECT_TRUE(cls->first_bytes()['a']);
+  EXPECT_TRUE(cls->first_bytes()['A']);
+  EXPECT_FALSE(cls->first_bytes()['u']);
+  auto empty = Regex::compile("x?");  // can match the empty string: any byte
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->first_bytes().count(), 256u);
+  auto anchored = Regex::compile("^abc");  // a first code unit, but no bitmap for anchored ones
+  ASSERT_TRUE(anchored);
+  EXPECT_TRUE(anchored->first_bytes()['a']);
+  EXPECT_FALSE(anchored->first_bytes()['x']);
+}
+
 TEST_F(FilterTest, HostForms) {
   FilterDefinition def;
   def.failregex = {R"(^fail from <HOST>$)", R"(^net <SUBNET>$)"};

@@ -82,7 +82,7 @@ row "flood guard at 100k tracked sources, added cost / floor" "${flood:-?}x" "<=
 
 if [ "$matcher" = 1 ]; then
   echo "== matcher: xdpban test-filter vs fail2ban-regex, stock sshd filter"
-  python3 "$here/bench_filter.py" --only sshd --xdpban "$xb" --work "$work/filter" | tee "$work/match"
+  python3 "$here/bench_filter.py" --only sshd --xdpban "$xb" | tee "$work/match"
   ratio=$(sed -n 's/.*goal: .*sshd.* \([0-9.]*\)x fail2ban-regex.*/\1/p' "$work/match" | tail -1)
   row "matcher, stock sshd filter, lines/CPU-s vs fail2ban-regex" "${ratio:-?}x" ">= 50x" "$(met "${ratio:-0} >= 50")"
 fi

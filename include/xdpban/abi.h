@@ -244,10 +244,10 @@ static inline __u64 xdpban_mix64(__u64 x)
 	return x;
 }
 
-static inline __u64 xdpban_hash4(const __u8 *a, __u32 seed)
+/* Bytes from the top (network order) as a host-order integer. */
+static inline __u32 xdpban_load32(const __u8 *a)
 {
-	__u64 w = ((__u64)a[0] << 24) | ((__u64)a[1] << 16) | ((__u64)a[2] << 8) | a[3];
-	return xdpban_mix64(w ^ ((__u64)seed << 32));
+	return ((__u32)a[0] << 24) | ((__u32)a[1] << 16) | ((__u32)a[2] << 8) | a[3];
 }
 
 static inline __u64 xdpban_load64(const __u8 *a)
@@ -258,6 +258,11 @@ static inline __u64 xdpban_load64(const __u8 *a)
 	return w;
 }
 
+static inline __u64 xdpban_hash4(const __u8 *a, __u32 seed)
+{
+	return xdpban_mix64(xdpban_load32(a) ^ ((__u64)seed << 32));
+}
+
 static inline __u64 xdpban_hash6(const __u8 *a, __u32 seed)
 {
 	return xdpban_mix64(xdpban_load64(a) ^ xdpban_mix64(xdpban_load64(a + 8) ^ seed));
@@ -266,8 +271,7 @@ static inline __u64 xdpban_hash6(const __u8 *a, __u32 seed)
 /* Hash of an IPv6 /32 for the network prefilter. */
 static inline __u64 xdpban_hash6_block(const __u8 *a, __u32 seed)
 {
-	__u64 w = ((__u64)a[0] << 24) | ((__u64)a[1] << 16) | ((__u64)a[2] << 8) | a[3];
-	return xdpban_mix64(w ^ ((__u64)(seed ^ 0x5bd1e995u) << 32));
+	return xdpban_mix64(xdpban_load32(a) ^ ((__u64)(seed ^ 0x5bd1e995u) << 32));
 }
 
 /* Where a hash lands: bucket from the low bits, the two prefilter bits from
@@ -291,7 +295,7 @@ static inline __u64 xdpban_bloom_bits(__u64 h)
  * bytes from the top): xor with the seed, then an invertible mixer. */
 static inline __u32 xdpban_perm4(const __u8 *a, __u32 seed)
 {
-	__u32 x = (((__u32)a[0] << 24) | ((__u32)a[1] << 16) | ((__u32)a[2] << 8) | a[3]) ^ seed;
+	__u32 x = xdpban_load32(a) ^ seed;
 
 	x ^= x >> 16;
 	x *= 0x21f0aaadU;

@@ -110,6 +110,11 @@ BanInfo host_ban(const Key& k, const xdpban_ban& v) {
   return b;
 }
 
+// The value of a ban's entry, in the host maps and the network tries alike.
+xdpban_ban ban_value(const BanInfo& b) {
+  return xdpban_ban{b.expires_ns, b.jail, b.flags, b.cidr.prefix, {}};
+}
+
 // The index's expiry codes count from an epoch; past this age it moves on,
 // well before codes saturate (0xfffe units, ~52 days).
 constexpr uint64_t kEpochMaxAgeNs = 7ull * 86400 * 1000000000;
@@ -140,7 +145,7 @@ void guard_bits(const Cidr& c, uint32_t seed, uint64_t* words) {
     return;
   }
   auto a = c.addr.bytes;
-  uint32_t base = (uint32_t{a[0]} << 24) | (uint32_t{a[1]} << 16) | (uint32_t{a[2]} << 8) | a[3];
+  uint32_t base = xdpban_load32(a.data());
   for (uint64_t i = 0; i < n; ++i) {
     uint32_t top = base + static_cast<uint32_t>(i);
     a[0] = uint8_t(top >> 24), a[1] = uint8_t(top >> 16), a[2] = uint8_t(top >> 8), a[3] = uint8_t(top);
@@ -237,11 +242,7 @@ Result<std::unique_ptr<Blocklist>> Blocklist::open(const std::string& pin_dir, A
 Blocklist::~Blocklist() = default;
 
 Status Blocklist::put_net(const Cidr& c, const BanInfo& ban) {
-  xdpban_ban v{};
-  v.expires_ns = ban.expires_ns;
-  v.jail = ban.jail;
-  v.flags = ban.flags;
-  v.prefixlen = c.prefix;
+  xdpban_ban v = ban_value(ban);
   // The prefilter bit goes in first so the program never skips a live entry.
   guard_add(c);
   int err = c.addr.family == Family::V4 ? bpf_map_update_elem(nets4_.get(), ptr(key4(c)), &v, BPF_ANY)
@@ -292,43 +293,31 @@ Status Blocklist::put_host(const BanInfo& ban) {
   const Cidr& c = ban.cidr;
   const uint8_t* a = c.addr.bytes.data();
   bool v4 = c.addr.family == Family::V4;
-  xdpban_ban v{};
-  v.expires_ns = ban.expires_ns;
-  v.jail = ban.jail;
-  v.flags = ban.flags;
-  v.prefixlen = c.prefix;
-  if (v4)
-    bloom4_filter_->add(xdpban_hash4(a, seed_));
-  else
-    bloom6_filter_->add(xdpban_hash6(a, seed_));
+  xdpban_ban v = ban_value(ban);
+  bloom_of(v4).add(host_hash(a, v4));
   int fd = v4 ? hosts4_.get() : hosts6_.get();
   bool existed = false;
-  if (bpf_map_update_elem(fd, a, &v, BPF_NOEXIST) != 0) {
+  int err = bpf_map_update_elem(fd, a, &v, BPF_NOEXIST);
+  if (err != 0 && errno == EEXIST) {
+    existed = true;
+    err = bpf_map_update_elem(fd, a, &v, BPF_EXIST);
+  }
+  if (err != 0) {
     int e = errno;
-    if (e == EEXIST) {
-      existed = true;
-      if (bpf_map_update_elem(fd, a, &v, BPF_EXIST) != 0)
-        e = errno;
-      else
-        e = 0;
-    }
-    if (e != 0) {
-      if (e == E2BIG || e == ENOSPC || e == ENOMEM)
-        return make_error(ENOSPC, "cannot ban " + c.str() + ": the host map is full (" +
-                                      std::string(v4 ? XDPBAN_MAP_HOSTS4 : XDPBAN_MAP_HOSTS6) + ")");
-      return make_error(e, "cannot ban " + c.str() + ": " + errstr(e));
-    }
+    if (e == E2BIG || e == ENOSPC || e == ENOMEM)
+      return make_error(ENOSPC, "cannot ban " + c.str() + ": the host map is full (" +
+                                    std::string(v4 ? XDPBAN_MAP_HOSTS4 : XDPBAN_MAP_HOSTS6) + ")");
+    return make_error(e, "cannot ban " + c.str() + ": " + errstr(e));
   }
   auto& count = v4 ? hosts4_count_ : hosts6_count_;
   if (!existed && count) ++*count;
   if (!v4) return {};
   IndexPut r = index4_->put(a, xdpban_hidx_code(ban.expires_ns, meta_seen_.epoch_ns));
   // Spilled hosts are counted: one that existed and is placed now was spilled before.
-  int delta = r == IndexPut::kSpilled && !existed ? 1 : r == IndexPut::kInserted && existed ? -1 : 0;
-  if (delta == 0) return {};
-  xdpban_meta m = meta_seen_;
-  m.spilled_hosts = static_cast<uint32_t>(std::max<int64_t>(0, int64_t{m.spilled_hosts} + delta));
-  return write_meta(m);
+  if (r == IndexPut::kSpilled && !existed) return set_spilled(meta_seen_.spilled_hosts + 1);
+  if (r == IndexPut::kInserted && existed && meta_seen_.spilled_hosts > 0)
+    return set_spilled(meta_seen_.spilled_hosts - 1);
+  return {};
 }
 
 Result<bool> Blocklist::del_host(const Cidr& c) {
@@ -342,11 +331,8 @@ Result<bool> Blocklist::del_host(const Cidr& c) {
   auto& count = v4 ? hosts4_count_ : hosts6_count_;
   if (count && *count > 0) --*count;
   ++stale_hosts_;
-  if (v4 && !indexed && meta_seen_.spilled_hosts > 0) {
-    xdpban_meta m = meta_seen_;
-    --m.spilled_hosts;
-    if (auto st = write_meta(m); !st) return st.error();
-  }
+  if (v4 && !indexed && meta_seen_.spilled_hosts > 0)
+    if (auto st = set_spilled(meta_seen_.spilled_hosts - 1); !st) return st.error();
   return true;
 }
 
@@ -372,15 +358,12 @@ std::vector<Status> Blocklist::ban_many(const std::vector<BanInfo>& bans) {
       vals.assign(n, xdpban_ban{});
       // Random lines of the filter and the index: load a few hosts ahead.
       constexpr size_t kAhead = 16;
-      auto hash = [&](size_t k) {
-        const uint8_t* a = bans[at[from + k]].cidr.addr.bytes.data();
-        return v4 ? xdpban_hash4(a, seed_) : xdpban_hash6(a, seed_);
-      };
-      Bloom& bloom = v4 ? *bloom4_filter_ : *bloom6_filter_;
+      auto hash = [&](size_t k) { return host_hash(bans[at[from + k]].cidr.addr.bytes.data(), v4); };
+      Bloom& bloom = bloom_of(v4);
       for (size_t k = 0; k < n; ++k) {
         const BanInfo& b = bans[at[from + k]];
         std::memcpy(&keys[k * klen], b.cidr.addr.bytes.data(), klen);
-        vals[k] = xdpban_ban{b.expires_ns, b.jail, b.flags, b.cidr.prefix, {}};
+        vals[k] = ban_value(b);
         if (k + kAhead < n) bloom.prefetch(hash(k + kAhead));
         // The prefilter bit goes in first so the program never skips a live entry.
         bloom.add(hash(k));
@@ -418,11 +401,21 @@ Status Blocklist::recount_spilled() {
       !st)
     return st;
   spilled_unknown_ = false;
-  if (spilled == meta_seen_.spilled_hosts) return {};
+  return set_spilled(spilled);
+}
+
+Status Blocklist::set_spilled(uint32_t n) {
+  if (n == meta_seen_.spilled_hosts) return {};
   xdpban_meta m = meta_seen_;
-  m.spilled_hosts = spilled;
+  m.spilled_hosts = n;
   return write_meta(m);
 }
+
+uint64_t Blocklist::host_hash(const uint8_t* addr, bool v4) const {
+  return v4 ? xdpban_hash4(addr, seed_) : xdpban_hash6(addr, seed_);
+}
+
+Bloom& Blocklist::bloom_of(bool v4) { return v4 ? *bloom4_filter_ : *bloom6_filter_; }
 
 Status Blocklist::ban(const BanInfo& ban) {
   if (!lock_.valid()) return make_error(EBADF, "blocklist opened read-only");
@@ -461,10 +454,9 @@ Result<size_t> Blocklist::unban_all() {
   std::memset(nguard4_map_.as<void>(), 0, kGuardBits / 8);
   std::memset(nguard6_map_.as<void>(), 0, kGuardBits / 8);
   stale_guard_ = 0;
-  xdpban_meta m = meta_seen_;
-  m.spilled_hosts = 0;
   index4_->reset_marks({});
-  if (auto st = write_meta(m); !st) return st.error();
+  spilled_unknown_ = false;
+  if (auto st = set_spilled(0); !st) return st.error();
   return n;
 }
 
@@ -666,7 +658,7 @@ Status Blocklist::rebuild_host_marks() {
   std::vector<uint32_t> spilled_homes;
   if (auto st = for_each_host<xdpban_host4_key>(hosts4_.get(),
                                                 [&](const xdpban_host4_key& k, const xdpban_ban&) {
-                                                  h4.push_back(xdpban_hash4(k.addr, seed_));
+                                                  h4.push_back(host_hash(k.addr, true));
                                                   if (!index4_->find(k.addr))
                                                     spilled_homes.push_back(index4_->home_line(k.addr));
                                                 });
@@ -674,7 +666,7 @@ Status Blocklist::rebuild_host_marks() {
     return st;
   if (auto st = for_each_host<xdpban_host6_key>(
           hosts6_.get(),
-          [&](const xdpban_host6_key& k, const xdpban_ban&) { h6.push_back(xdpban_hash6(k.addr, seed_)); });
+          [&](const xdpban_host6_key& k, const xdpban_ban&) { h6.push_back(host_hash(k.addr, false)); });
       !st)
     return st;
   bloom4_filter_->rebuild(h4);
@@ -683,10 +675,8 @@ Status Blocklist::rebuild_host_marks() {
   hosts4_count_ = h4.size();
   hosts6_count_ = h6.size();
   stale_hosts_ = 0;
-  if (meta_seen_.spilled_hosts == spilled_homes.size()) return {};
-  xdpban_meta m = meta_seen_;
-  m.spilled_hosts = static_cast<uint32_t>(spilled_homes.size());
-  return write_meta(m);
+  spilled_unknown_ = false;  // counted here too
+  return set_spilled(static_cast<uint32_t>(spilled_homes.size()));
 }
 
 // Codes written against the new epoch are never larger than the old ones
@@ -699,8 +689,7 @@ Status Blocklist::rebase_epoch(uint64_t now) {
           [&](const xdpban_host4_key& k, const xdpban_ban& v) { hosts.emplace_back(k, v.expires_ns); });
       !st)
     return st;
-  for (const auto& [k, expires] : hosts)
-    if (index4_->find(k.addr)) index4_->put(k.addr, xdpban_hidx_code(expires, now));
+  for (const auto& [k, expires] : hosts) index4_->recode(k.addr, xdpban_hidx_code(expires, now));
   xdpban_meta m = meta_seen_;
   m.epoch_ns = now;
   return write_meta(m);
@@ -708,11 +697,11 @@ Status Blocklist::rebase_epoch(uint64_t now) {
 
 Status Blocklist::maintain(bool force) {
   if (!lock_.valid()) return {};
-  if (spilled_unknown_)
-    if (auto st = recount_spilled(); !st) return st;
   size_t hosts = (hosts4_count_ ? *hosts4_count_ : 0) + (hosts6_count_ ? *hosts6_count_ : 0);
   if (stale_hosts_ > 0 && (force || stale_hosts_ > std::max<size_t>(1024, hosts / 8)))
     if (auto st = rebuild_host_marks(); !st) return st;
+  if (spilled_unknown_)  // a batch, and no rebuild that counted them
+    if (auto st = recount_spilled(); !st) return st;
   uint64_t now = boottime_ns();
   if (now > meta_seen_.epoch_ns + kEpochMaxAgeNs)
     if (auto st = rebase_epoch(now); !st) return st;

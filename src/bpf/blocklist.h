@@ -93,6 +93,9 @@ class Blocklist {
   Status write_meta(const xdpban_meta& meta);
   Result<size_t> host_count(int fd) const;
   Status recount_spilled();
+  Status set_spilled(uint32_t n);                          // meta.spilled_hosts, written when it changes
+  uint64_t host_hash(const uint8_t* addr, bool v4) const;  // the Bloom filters' hash
+  Bloom& bloom_of(bool v4);
   Result<int> reclaim_jails();  // the lowest id freed, or -1
 
   std::string pin_dir_;

@@ -134,14 +134,12 @@ Status size_maps(struct bpf_object* obj, const DatapathOptions& opts) {
       continue;
     }
     std::string n = name;
-    if (n == XDPBAN_MAP_HOSTS4 || n == XDPBAN_MAP_HOSTS6)
+    if (n == XDPBAN_MAP_HOSTS4 || n == XDPBAN_MAP_HOSTS6 || n == XDPBAN_MAP_NETS4 || n == XDPBAN_MAP_NETS6)
       bpf_map__set_max_entries(map, opts.capacity);
     else if (n == XDPBAN_MAP_HIDX4)
       bpf_map__set_max_entries(map, HostIndex4::lines_for(opts.capacity));
     else if (n == XDPBAN_MAP_BLOOM4 || n == XDPBAN_MAP_BLOOM6)
       bpf_map__set_max_entries(map, bloom_words);
-    else if (n == XDPBAN_MAP_NETS4 || n == XDPBAN_MAP_NETS6)
-      bpf_map__set_max_entries(map, opts.capacity);
     else if (n == XDPBAN_MAP_FTABLE)  // lines of 5 slots, load <= 1/2
       bpf_map__set_max_entries(map, xdpban_flood_lines(opts.flood_tracked));
   }

@@ -42,10 +42,7 @@ class HostIndex4 {
   // program looks in the hash map (which must hold the host).
   IndexPut put(const uint8_t* addr, uint32_t code) {
     Home h = home(addr);
-    if (auto at = locate(h)) {
-      __atomic_store_n(&lines_[at->line].slot[at->slot], h.quotient << 16 | code, __ATOMIC_RELEASE);
-      return IndexPut::kUpdated;
-    }
+    if (recode(h, code)) return IndexPut::kUpdated;
     uint32_t value = h.quotient << 16 | code;
     if (place(h.line, value, false)) return IndexPut::kInserted;
     uint32_t next = following(h.line);
@@ -55,6 +52,9 @@ class HostIndex4 {
     set_header_bits(h.line, XDPBAN_HIDX_SPILL);
     return IndexPut::kSpilled;
   }
+
+  // Sets the expiry code of addr's slot; false: addr has no slot (nothing written).
+  bool recode(const uint8_t* addr, uint32_t code) { return recode(home(addr), code); }
 
   // false: addr has no slot (not banned, or only in the hash map).
   bool erase(const uint8_t* addr) {
@@ -132,19 +132,23 @@ class HostIndex4 {
     __atomic_fetch_or(&lines_[line].header, bits, __ATOMIC_RELEASE);
   }
 
+  // The program's own search (xdpban/abi.h); this writer is the only one, so
+  // it reads its own stores.
   std::optional<IndexSlot> find_in(uint32_t line, uint32_t quotient, bool displaced) const {
-    uint32_t hdr = header(line);
-    for (int i = 0; i < XDPBAN_HIDX_SLOTS; ++i) {
-      if (!(hdr & XDPBAN_HIDX_USED(i)) || bool(hdr & XDPBAN_HIDX_DISPLACED(i)) != displaced) continue;
-      if ((__atomic_load_n(&lines_[line].slot[i], __ATOMIC_ACQUIRE) >> 16) == quotient)
-        return IndexSlot{line, i, displaced};
-    }
-    return std::nullopt;
+    int i = xdpban_hidx_find(&lines_[line], quotient, displaced);
+    if (i < 0) return std::nullopt;
+    return IndexSlot{line, i, displaced};
   }
   std::optional<IndexSlot> locate(Home h) const {
     if (auto at = find_in(h.line, h.quotient, false)) return at;
     if (header(h.line) & XDPBAN_HIDX_OVERFLOW) return find_in(following(h.line), h.quotient, true);
     return std::nullopt;
+  }
+  bool recode(Home h, uint32_t code) {
+    auto at = locate(h);
+    if (!at) return false;
+    __atomic_store_n(&lines_[at->line].slot[at->slot], h.quotient << 16 | code, __ATOMIC_RELEASE);
+    return true;
   }
 
   bool place(uint32_t line, uint32_t value, bool displaced) {

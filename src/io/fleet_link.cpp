@@ -29,18 +29,31 @@ constexpr milliseconds kRetryPause{250};  // before retrying a failed op or watc
 constexpr milliseconds kBackoffMin{250};  // between connect / bind attempts, doubling
 constexpr milliseconds kBackoffMax{4000};
 constexpr milliseconds kClosedWait{5000};  // for libnats' closed callback after destroying
-// For the watcher's consumer to be set up: about 1 s for a million keys, and
-// a JetStream cluster that is electing a new leader (a server lost) drops the
-// request unanswered, so a lost one is retried soon rather than waited out.
-constexpr int64_t kWatchWaitMs = 10000;
+// The watcher's requests (stream info, making its consumer) wait at most
+// kWatchWaitMs, and setting the consumer up this much more per key in the
+// bucket (the server takes about 1 s for a million keys, 3.7 s when it picks
+// the last of each), at most kWatchWaitMaxMs in all. Not longer: for seconds
+// after a server of a cluster dies, such requests may go unanswered (no meta
+// leader yet, or the consumer placed on the dead server, which the others do
+// not know is dead), and one of the next tries is the one that works.
+constexpr int64_t kWatchWaitMs = 1000;
+constexpr int64_t kWatchWaitPerKeyUs = 5;
+constexpr int64_t kWatchWaitMaxMs = 10000;
+// The watch consumer's idle heartbeat. It lives on one server; when that one
+// dies, libnats notices after one to two of these and makes a new consumer
+// from where it was (libnats' own default for a bucket watch is 5 s).
+constexpr int64_t kWatchHeartbeatMs = 1000;
 constexpr int64_t kIdleNextMs = 200;    // watcher poll while nothing is batched
 constexpr int kConflictRetries = 1000;  // revision conflicts in a row before pausing
 
 // nats.c's last error of this thread, without its "(file.c:123): " prefix, in
 // lower case ("Authorization Violation" -> "authorization violation").
 std::string nats_error_text(natsStatus s) {
-  const char* last = nats_GetLastError(nullptr);
-  std::string text = last && *last ? last : natsStatus_GetText(s);
+  natsStatus last_status = NATS_OK;
+  const char* last = nats_GetLastError(&last_status);
+  // A status returned without a new error text (a request timing out) would
+  // otherwise be told with an older one of this thread ("connection closed").
+  std::string text = last && *last && last_status == s ? last : natsStatus_GetText(s);
   if (!text.empty() && text[0] == '(') {
     if (auto p = text.find("): "); p != std::string::npos) text.erase(0, p + 3);
   }
@@ -87,12 +100,14 @@ struct FleetLink::Impl {
   bool stop = false;
   bool connected = false;
   bool session_over = false;  // libnats gave the connection up, or reconnected it: start over
+  // The session's connection is closed: the watcher may drop its subscription
+  // (no consumer delete asked of the server, no clash with libnats remaking it).
+  bool session_closed = false;
   std::string server, last_error;
   uint64_t watch = 0;
   bool snapshot_done = false;
-  kvStore* kv = nullptr;  // the bound bucket; nullptr while there is none
-  bool watching = false;  // the watcher thread uses kv
-  bool read_all = false;  // the bucket keeps one value per key: watch from the stream's start
+  jsCtx* watch_js = nullptr;  // the watcher's, while a bucket is bound; nullptr while there is none
+  bool watching = false;      // the watcher thread uses watch_js
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> resync{0};  // bumped on every bind: start a new watch
 
@@ -152,8 +167,8 @@ struct FleetLink::Impl {
     push_locked(Event{.kind = Event::kDisconnected, .text = "fleet: disconnected from " + server});
   }
   // libnats resubscribes by itself after a reconnect, and restarts the
-  // watcher's ordered consumer on a thread of its own; destroying the watcher
-  // while that runs is a use-after-free inside nats.c 3.4 (jsSub_deleteConsumer
+  // watcher's ordered consumer on a thread of its own; destroying the watch
+  // subscription while that runs is a use-after-free inside nats.c 3.4 (jsSub_deleteConsumer
   // reads the consumer name the restart frees). So a reconnect ends the
   // session instead: the connection is closed (no consumer deletes on a closed
   // connection) and a fresh one makes a fresh bucket handle and watch.
@@ -182,7 +197,14 @@ struct FleetLink::Impl {
   OpResult expire(jsCtx* js, kvStore* store, const Op& op);
 
   void run_watcher();
-  bool pump(kvWatcher* w, uint64_t id, uint64_t gen);
+  struct Subscribed {
+    natsSubscription* sub = nullptr;
+    bool empty = false;  // the bucket held nothing
+    natsStatus status = NATS_OK;
+    std::string error;  // when !sub
+  };
+  Subscribed subscribe(jsCtx* wjs);
+  std::string pump(natsSubscription* sub, uint64_t id, uint64_t gen, bool empty);
 };
 
 namespace {
@@ -209,8 +231,9 @@ void on_closed_cb(natsConnection*, void* closure) {
   h->cv.notify_all();
 }
 
-// Async errors (a slow watcher, a lost heartbeat) show up again as a failing
-// op or watch, which the threads handle; nothing to do here.
+// Async errors show up again as a failing op or watch, which the threads
+// handle; a missed heartbeat of the watch is libnats' to mend (it makes a new
+// consumer). Nothing to do here.
 void on_async_error_cb(natsConnection*, natsSubscription*, natsStatus, void*) {}
 
 }  // namespace
@@ -323,36 +346,27 @@ void FleetLink::Impl::run_session(natsConnection* c) {
     if (stop) return;
     connected = true;
     session_over = false;
+    session_closed = false;
     server = url;
     push_locked(Event{.kind = Event::kConnected, .text = url});
   }
-  // Two JetStream contexts: ops wait settings.timeout_ms per request; the
-  // watcher's consumer may take the server seconds to set up on a big bucket.
+  // Two JetStream contexts: the ops' waits settings.timeout_ms per request;
+  // the watcher's at most kWatchWaitMs (libnats remakes the watch consumer
+  // through it; the first set-up of the consumer passes a wait of its own).
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = std::max<int64_t>(settings.timeout_ms, 1);
   jsCtx* js = nullptr;
   jsCtx* wjs = nullptr;
   natsStatus s = natsConnection_JetStream(&js, c, &jo);
-  jo.Wait = std::max<int64_t>(settings.timeout_ms, kWatchWaitMs);
+  jo.Wait = std::min(jo.Wait, kWatchWaitMs);
   if (s == NATS_OK) s = natsConnection_JetStream(&wjs, c, &jo);
   kvStore* store = s == NATS_OK ? bind(js) : nullptr;
-  kvStore* wstore = store ? bind(wjs) : nullptr;
   if (s != NATS_OK) report_error("fleet: " + std::string(url) + ": " + nats_error_text(s));
-  if (wstore) {
-    // With one value per key the stream holds just the latest of each, so
-    // the watcher may read it from the start: the server sets that consumer
-    // up much faster than a last-per-subject one (about 1 s against 3.7 s
-    // for a million keys with nats-server 2.9).
-    bool all = false;
-    if (kvStatus* st = nullptr; kvStore_Status(&st, store) == NATS_OK) {
-      all = kvStatus_History(st) == 1;
-      kvStatus_Destroy(st);
-    }
+  if (store) {
     {
       std::lock_guard lk(mu);
-      kv = wstore;
-      read_all = all;
+      watch_js = wjs;
       ++resync;
     }
     watch_cv.notify_all();
@@ -381,20 +395,24 @@ void FleetLink::Impl::run_session(natsConnection* c) {
       pause(kRetryPause, true);
     }
     // The watcher lets go of the bucket before it goes away: closing the
-    // connection ends its wait at once (kvWatcher_Stop would first ask the
+    // connection ends its wait at once (unsubscribing would first ask the
     // server to delete the consumer, which takes the full timeout when the
     // broker is gone).
     {
       std::lock_guard lk(mu);
-      kv = nullptr;
+      watch_js = nullptr;
     }
     natsConnection_Close(c);
+    {
+      std::lock_guard lk(mu);
+      session_closed = true;
+    }
+    watch_cv.notify_all();
     {
       std::unique_lock lk(mu);
       work_cv.wait(lk, [&] { return !watching; });
     }
   }
-  if (wstore) kvStore_Destroy(wstore);
   if (store) kvStore_Destroy(store);
   if (wjs) jsCtx_Destroy(wjs);
   if (js) jsCtx_Destroy(js);
@@ -432,6 +450,11 @@ kvStore* FleetLink::Impl::bind(jsCtx* js) {
       at = server;
     }
     report_error("fleet: " + at + ": bucket '" + settings.bucket + "': " + why);
+    // Unanswered (a cluster electing a stream leader): the wait was the pause.
+    if (s == NATS_TIMEOUT) {
+      pause(kRetryPause, true);
+      continue;
+    }
     pause(backoff, true);
     backoff = std::min(backoff * 2, kBackoffMax);
   }
@@ -517,47 +540,65 @@ OpResult FleetLink::Impl::expire(jsCtx* js, kvStore* store, const Op& op) {
 }
 
 // Watches the bound bucket; a new watch (number + 1) for every bind and
-// reconnect, and after a watch fails.
+// reconnect, and after setting one up failed. The watch is libnats' ordered
+// consumer (what kvStore_WatchAll makes) with a 1 s heartbeat instead of 5 s:
+// when the server holding the consumer dies, libnats misses the heartbeats and
+// makes a new consumer from the last entry seen, within about two seconds.
 void FleetLink::Impl::run_watcher() {
   uint64_t seen = 0;
   bool again = false;
   for (;;) {
-    kvStore* store = nullptr;
+    jsCtx* wjs = nullptr;
     uint64_t gen = 0;
-    kvWatchOptions wo;
-    kvWatchOptions_Init(&wo);
     {
       std::unique_lock lk(mu);
-      watch_cv.wait(lk, [&] { return stop || (kv && (again || resync != seen)); });
+      watch_cv.wait(lk, [&] { return stop || (watch_js && (again || resync != seen)); });
       if (stop) break;
-      store = kv;
-      wo.IncludeHistory = read_all;
+      wjs = watch_js;
       gen = seen = resync;
       again = false;
       watching = true;
     }
-    kvWatcher* w = nullptr;
-    natsStatus s = kvStore_WatchAll(&w, store, &wo);
+    Subscribed sb = subscribe(wjs);
     uint64_t id = 0;
     {
       std::lock_guard lk(mu);
-      if (s == NATS_OK && !stop && kv == store) {
+      if (sb.sub && !stop && watch_js == wjs) {
         id = ++watch;
         snapshot_done = false;
       }
     }
+    std::string failed;
     if (id != 0) {
-      again = !pump(w, id, gen);
-    } else if (s != NATS_OK) {
+      failed = pump(sb.sub, id, gen, sb.empty);
+    } else if (!sb.sub) {
       again = true;
+      failed = sb.error + " (trying again)";
+    }
+    if (!failed.empty()) {
       std::string url;
       {
         std::lock_guard lk(mu);
         url = server;
       }
-      report_error("fleet: " + url + ": watching the bucket: " + nats_error_text(s) + " (trying again)");
+      report_error("fleet: " + url + ": watching the bucket: " + failed);
     }
-    if (w) kvWatcher_Destroy(w);
+    if (sb.sub) {
+      if (id != 0 && !failed.empty()) {
+        // Failed on a live connection: unsubscribing there asks the server to
+        // delete the consumer and may race libnats remaking it (see
+        // on_reconnected), so the session starts over instead.
+        {
+          std::lock_guard lk(mu);
+          session_over = true;
+        }
+        work_cv.notify_all();
+      }
+      std::unique_lock lk(mu);
+      watch_cv.wait(lk, [&] { return session_closed; });
+      lk.unlock();
+      natsSubscription_Destroy(sb.sub);
+    }
     {
       std::lock_guard lk(mu);
       watching = false;
@@ -571,44 +612,108 @@ void FleetLink::Impl::run_watcher() {
   nats_ReleaseThreadMemory();
 }
 
+// The bucket's stream, whether it is empty (then no entry will end the
+// snapshot), and an ordered consumer of all its keys, then live changes.
+FleetLink::Impl::Subscribed FleetLink::Impl::subscribe(jsCtx* wjs) {
+  Subscribed sb;
+  const std::string stream = "KV_" + settings.bucket;
+  const std::string subject = "$KV." + settings.bucket + ".>";
+  jsStreamInfo* si = nullptr;
+  sb.status = js_GetStreamInfo(&si, wjs, stream.c_str(), nullptr, nullptr);
+  if (sb.status != NATS_OK) {
+    sb.error = nats_error_text(sb.status);
+    return sb;
+  }
+  const uint64_t keys = si->State.Msgs;
+  sb.empty = keys == 0;
+  // With one value per key the stream holds just the latest of each, so the
+  // watch may read it from the start: the server sets that consumer up much
+  // faster than a last-per-subject one (about 1 s against 3.7 s for a million
+  // keys with nats-server 2.9).
+  const bool all = si->Config && si->Config->MaxMsgsPerSubject == 1;
+  jsStreamInfo_Destroy(si);
+  const int64_t base = std::min(std::max<int64_t>(settings.timeout_ms, 1), kWatchWaitMs);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait =
+      std::min(base + static_cast<int64_t>(std::min<uint64_t>(keys, 1u << 30)) * kWatchWaitPerKeyUs / 1000,
+               kWatchWaitMaxMs);
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = all ? js_DeliverAll : js_DeliverLastPerSubject;
+  so.Config.Heartbeat = kWatchHeartbeatMs * 1000000;
+  sb.status = js_SubscribeSync(&sb.sub, wjs, subject.c_str(), &jo, &so, nullptr);
+  if (sb.status != NATS_OK) {
+    sb.error = nats_error_text(sb.status);
+    sb.sub = nullptr;
+    return sb;
+  }
+  (void)natsSubscription_SetPendingLimits(sb.sub, -1, -1);  // a snapshot may be millions of entries
+  return sb;
+}
+
 // Moves entries into the event queue in batches: one lock and at most one
-// eventfd write per batch. False when the watch failed (not stopped or resynced).
-bool FleetLink::Impl::pump(kvWatcher* w, uint64_t id, uint64_t gen) {
+// eventfd write per batch. The snapshot ends with the first entry after which
+// the consumer has nothing pending. Returns what failed, empty when the watch
+// ended because the link stops, the session ends or a new one began.
+std::string FleetLink::Impl::pump(natsSubscription* sub, uint64_t id, uint64_t gen, bool empty) {
+  const std::string prefix = "$KV." + settings.bucket + ".";
   std::vector<Event> batch;
   batch.reserve(kBatch);
+  bool snapshot = !empty;
+  auto end_snapshot = [&] {
+    push_batch(batch);
+    std::lock_guard lk(mu);
+    snapshot_done = true;
+    push_locked(Event{.kind = Event::kSnapshotDone, .watch = id});
+    snapshot = false;
+  };
+  if (!snapshot) end_snapshot();
   for (;;) {
     if (stopping || resync != gen) {
       push_batch(batch);
-      return true;
+      return {};
     }
-    kvEntry* e = nullptr;
-    natsStatus s = kvWatcher_Next(&e, w, batch.empty() ? kIdleNextMs : 1);
-    if (s == NATS_TIMEOUT) {
+    natsMsg* m = nullptr;
+    natsStatus s = natsSubscription_NextMsg(&m, sub, batch.empty() ? kIdleNextMs : 1);
+    if (s == NATS_TIMEOUT || s == NATS_MISSED_HEARTBEAT || s == NATS_MISMATCH) {
+      // (libnats remakes the ordered consumer by itself on the last two)
       push_batch(batch);
       continue;
     }
     if (s != NATS_OK) {
       push_batch(batch);
       std::lock_guard lk(mu);
-      return stop || kv == nullptr;
+      if (stop || session_over || watch_js == nullptr) return {};
+      return nats_error_text(s);
     }
-    if (!e) {  // the end of the initial values
-      push_batch(batch);
-      std::lock_guard lk(mu);
-      snapshot_done = true;
-      push_locked(Event{.kind = Event::kSnapshotDone, .watch = id});
+    const char* subject = natsMsg_GetSubject(m);
+    jsMsgMetaData* meta = nullptr;
+    if (!subject || !std::string_view(subject).starts_with(prefix) ||
+        natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+      natsMsg_Destroy(m);  // not an entry of the bucket
       continue;
     }
     Event ev{.kind = Event::kEntry};
-    ev.key = kvEntry_Key(e);
-    if (int n = kvEntry_ValueLen(e); n > 0) ev.value.assign(static_cast<const char*>(kvEntry_Value(e)), n);
-    ev.deleted = kvEntry_Operation(e) != kvOp_Put;
-    ev.revision = kvEntry_Revision(e);
-    ev.created_ns = kvEntry_Created(e);
+    ev.key = subject + prefix.size();
+    if (int n = natsMsg_GetDataLength(m); n > 0) ev.value.assign(natsMsg_GetData(m), n);
+    const char* op = nullptr;
+    ev.deleted = natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op &&
+                 (std::strcmp(op, "DEL") == 0 || std::strcmp(op, "PURGE") == 0);
+    ev.revision = meta->Sequence.Stream;
+    ev.created_ns = meta->Timestamp;
     ev.watch = id;
-    kvEntry_Destroy(e);
+    const bool last = meta->NumPending == 0;
+    jsMsgMetaData_Destroy(meta);
+    natsMsg_Destroy(m);
     batch.push_back(std::move(ev));
-    if (batch.size() >= kBatch) push_batch(batch);
+    if (snapshot && last) {
+      end_snapshot();
+    } else if (batch.size() >= kBatch) {
+      push_batch(batch);
+    }
   }
 }
 

@@ -50,7 +50,7 @@ require_nats() {
 }
 
 # fleet_cleanup: the EXIT trap. After a failure the logs (daemons, brokers) are
-# copied to /tmp/xdpban-fleet-fail-PID and the daemons' last lines printed.
+# copied to /tmp/xdpban-fleet-fail-PID and the last lines of each printed.
 fleet_cleanup() {
   local rc=$? p ns f
   if [ "$rc" != 0 ] && [ -n "$FT" ] && [ -d "$FT" ]; then
@@ -60,7 +60,12 @@ fleet_cleanup() {
     cp "$FT"/*.nats.log "$FT"/logs/* "$keep/" 2>/dev/null
     for f in "$FT"/*/daemon.log; do
       [ -f "$f" ] || continue
-      echo "--- last lines of $f" >&2; tail -15 "$f" >&2
+      echo "--- last lines of $f" >&2; tail -25 "$f" >&2
+    done
+    for f in "$FT"/*.nats.log; do
+      [ -f "$f" ] || continue
+      echo "--- last lines of $f (route retries left out)" >&2
+      grep -v "Error trying to connect to route" "$f" | tail -15 >&2
     done
     local x
     for x in "${!NPID[@]}"; do

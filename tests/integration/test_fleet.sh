@@ -140,20 +140,27 @@ srv=$(fleet_field a 'd["server"]')
 victim=
 for k in k1 k2 k3; do [ "$srv" = "nats://$(fleet_ip4 "$k"):4222" ] && victim=$k; done
 [ -n "$victim" ] || fail "a's server '$srv' is none of the cluster's"
+t0=$(date +%s%N)
 broker_kill "$victim"
 ok "killed $victim (SIGKILL), the server a was connected to"
 xb a ban 203.0.113.21 --for 1h >/dev/null || fail "ban on a after the kill"
 xb c ban 203.0.113.22 --for 1h >/dev/null || fail "ban on c after the kill"
 declare -A want=(["$A4"]=a [203.0.113.20]=b [203.0.113.21]=a [203.0.113.22]=c)
+# The cluster keeps quorum: new bans reach every node within a few seconds of
+# the cluster electing new leaders (nats-server 2.9 takes 4-8 s when the dead
+# server led the stream or the meta group), as the links retry lost requests
+# after 1-2 s and libnats remakes a watch consumer lost with the server after
+# its 1 s heartbeat goes missing. Seen: 0.5-12 s after the kill; 20 s is slack.
 for c in "${!want[@]}"; do
   for x in a b c; do
     [ "$x" = "${want[$c]}" ] && o="" || o=${want[$c]}
-    expect_ban "$x" "$c" "$o" 40  # a request lost while the cluster elects a leader is retried after 10 s
+    expect_ban "$x" "$c" "$o" 20
   done
 done
+ok "bans made after the kill listed at a, b and c $((($(date +%s%N) - t0) / 1000000)) ms after it"
 node_conf d "servers = $servers" "bucket = xdpban-r3" "replicas = 3"
 node_start d
-for c in "${!want[@]}"; do expect_ban d "$c" "${want[$c]}" 40; done
+for c in "${!want[@]}"; do expect_ban d "$c" "${want[$c]}" 20; done
 ok "bans before and after the kill at a, b, c and at a new node d (from the bucket, 2 of 3 servers)"
 expect_reach_nodes 4 no "cluster with one server down" a b c d
 

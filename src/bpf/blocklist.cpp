@@ -653,15 +653,21 @@ Status Blocklist::rebuild_guards() {
   return {};
 }
 
+// A host of the map that the index lacks is put in it (a writer that died
+// between the map write and the index write left it there, or a slot came
+// free since it spilled), and where there is no room its home is marked.
 Status Blocklist::rebuild_host_marks() {
   std::vector<uint64_t> h4, h6;
   std::vector<uint32_t> spilled_homes;
-  if (auto st = for_each_host<xdpban_host4_key>(hosts4_.get(),
-                                                [&](const xdpban_host4_key& k, const xdpban_ban&) {
-                                                  h4.push_back(host_hash(k.addr, true));
-                                                  if (!index4_->find(k.addr))
-                                                    spilled_homes.push_back(index4_->home_line(k.addr));
-                                                });
+  if (auto st = for_each_host<xdpban_host4_key>(
+          hosts4_.get(),
+          [&](const xdpban_host4_key& k, const xdpban_ban& v) {
+            h4.push_back(host_hash(k.addr, true));
+            if (!index4_->find(k.addr) &&
+                index4_->put(k.addr, xdpban_hidx_code(v.expires_ns, meta_seen_.epoch_ns)) ==
+                    IndexPut::kSpilled)
+              spilled_homes.push_back(index4_->home_line(k.addr));
+          });
       !st)
     return st;
   if (auto st = for_each_host<xdpban_host6_key>(
@@ -675,6 +681,7 @@ Status Blocklist::rebuild_host_marks() {
   hosts4_count_ = h4.size();
   hosts6_count_ = h6.size();
   stale_hosts_ = 0;
+  index_checked_ = true;
   spilled_unknown_ = false;  // counted here too
   return set_spilled(static_cast<uint32_t>(spilled_homes.size()));
 }
@@ -698,7 +705,7 @@ Status Blocklist::rebase_epoch(uint64_t now) {
 Status Blocklist::maintain(bool force) {
   if (!lock_.valid()) return {};
   size_t hosts = (hosts4_count_ ? *hosts4_count_ : 0) + (hosts6_count_ ? *hosts6_count_ : 0);
-  if (stale_hosts_ > 0 && (force || stale_hosts_ > std::max<size_t>(1024, hosts / 8)))
+  if ((stale_hosts_ > 0 || !index_checked_) && (force || stale_hosts_ > std::max<size_t>(1024, hosts / 8)))
     if (auto st = rebuild_host_marks(); !st) return st;
   if (spilled_unknown_)  // a batch, and no rebuild that counted them
     if (auto st = recount_spilled(); !st) return st;

@@ -2,6 +2,8 @@
 // real pinned maps written by the real Blocklist; checks verdict and counters.
 // Needs root and BPF; skips with the reason otherwise, except under CI=true
 // where a skip is a failure.
+#include <sys/mman.h>
+
 #include "bpf/ban_sink.h"
 #include "bpf/host_table.h"
 #include "fixture.h"
@@ -199,6 +201,44 @@ TEST_F(Datapath, IndexOverflowAndSpillStillEnforced) {
     if (i % 3) {
       ASSERT_TRUE(*bl_->unban(*Cidr::parse(hosts[i])));
     }
+  }
+}
+
+// The hash map is the truth that listings show, the index a copy the program
+// reads. A writer that dies between the two writes (put_host and every
+// ban_many chunk write the map first; unban_all empties the index first)
+// leaves hosts in the map that the index lacks: once a writer reopens the
+// maps and maintains them, as the daemon does when it starts, they are
+// enforced again.
+TEST_F(Datapath, HostsTheIndexLacksAreEnforcedAfterReopen) {
+  ban("198.18.99.1");
+  ban("198.18.99.2", 3600);
+  {  // The state the dead writer left: in the map (and the Bloom filter), not in the index.
+    auto meta_fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str());
+    ASSERT_GE(meta_fd, 0);
+    uint32_t zero = 0;
+    xdpban_meta meta{};
+    ASSERT_EQ(bpf_map_lookup_elem(meta_fd, &zero, &meta), 0);
+    close(meta_fd);
+    Fd fd(bpf_obj_get((kPinDir + "/" XDPBAN_MAP_HIDX4).c_str()));
+    ASSERT_TRUE(fd.valid());
+    size_t len = size_t{meta.hidx4_lines} * sizeof(xdpban_hidx4_line);
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    ASSERT_NE(p, MAP_FAILED);
+    Mapping m(p, len);
+    HostIndex4 index(m.as<xdpban_hidx4_line>(), meta.hidx4_lines, meta.hash_seed);
+    for (const char* a : {"198.18.99.1", "198.18.99.2"})
+      ASSERT_TRUE(index.erase(Cidr::parse(a)->addr.bytes.data()));
+  }
+  bl_.reset();
+  auto bl = Blocklist::open(kPinDir, Blocklist::Access::kWrite);
+  ASSERT_TRUE(bl.ok()) << bl.error().message;
+  bl_ = std::move(*bl);
+  ASSERT_TRUE(bl_->maintain(true).ok());
+  for (const char* a : {"198.18.99.1", "198.18.99.2"}) {
+    ASSERT_TRUE(bl_->find(*Cidr::parse(a))->has_value()) << a << " is listed as banned";
+    EXPECT_EQ(run(ipv4(eth({}, kEthIp), a)), XDP_DROP) << a << " is listed as banned but not enforced";
+    ASSERT_TRUE(*bl_->unban(*Cidr::parse(a)));
   }
 }
 

@@ -228,6 +228,28 @@ static __always_inline int xdpban_host_map_lookup(void *map, const void *key, __
 	return xdpban_live(b->expires_ns, now) ? XDPBAN_MATCH_BANNED : XDPBAN_MATCH_EXPIRED;
 }
 
+/* The slot of line l holding quotient q (displaced or not), or -1, and its
+ * expiry code. The header is read before the slots and again after them: a
+ * reader stalled while the writer freed a slot and gave it to a host of the
+ * other home would otherwise pair the old header with the new host (unless
+ * the slot changed hands twice meanwhile). When the header changed, the code
+ * sends the lookup to the hash map (code 1 proves nothing). Loads stay in program order on x86; the barriers keep the
+ * compiler from moving them. */
+static __always_inline int xdpban_hidx_probe(const struct xdpban_hidx4_line *l, __u32 q, int displaced,
+					     __u32 *code)
+{
+	__u32 hdr = *(volatile const __u32 *)&l->header;
+	int i;
+
+	asm volatile("" ::: "memory");
+	i = xdpban_hidx_find_in(l, hdr, q, displaced);
+	*code = ((const __u32 *)l)[i & 15] & 0xffff;
+	asm volatile("" ::: "memory");
+	if (*(volatile const __u32 *)&l->header != hdr)
+		*code = 1;
+	return i;
+}
+
 /* IPv4 host lookup: the index line (and its neighbour when the line
  * overflowed); the hash map only when the line spilled or the expiry code
  * cannot prove the ban live. */
@@ -245,16 +267,12 @@ static __always_inline int xdpban_host4_lookup(const __u8 *saddr_bytes, __u64 *n
 	if (!l)
 		return XDPBAN_MATCH_NONE;
 	/* Slot numbers are masked to 0..15: word 15 of a line is its header. */
-	i = xdpban_hidx_find(l, q, 0);
-	if (i >= 0) {
-		code = ((const __u32 *)l)[i & 15] & 0xffff;
-	} else if (l->header & XDPBAN_HIDX_OVERFLOW) {
+	i = xdpban_hidx_probe(l, q, 0, &code);
+	if (i < 0 && (l->header & XDPBAN_HIDX_OVERFLOW)) {
 		__u32 next = line + 1 < n ? line + 1 : 0;
 		struct xdpban_hidx4_line *l2 = bpf_map_lookup_elem(&xdpban_hidx4, &next);
 
-		i = l2 ? xdpban_hidx_find(l2, q, 1) : -1;
-		if (l2 && i >= 0)
-			code = ((const __u32 *)l2)[i & 15] & 0xffff;
+		i = l2 ? xdpban_hidx_probe(l2, q, 1, &code) : -1;
 	}
 	__builtin_memcpy(key.addr, saddr_bytes, 4);
 	if (i < 0)

@@ -353,17 +353,21 @@ static inline __u32 xdpban_hidx_matches(const struct xdpban_hidx4_line *l, __u32
 }
 
 /* The slot of line l holding quotient q among its used slots that are
- * displaced (or not), or -1; the slot number is masked to 0..15 (word 15 of
- * a line is its header). Quotients are unique among a line's own hosts and
- * among its displaced ones, so at most one bit survives the mask. */
-static inline int xdpban_hidx_find(const struct xdpban_hidx4_line *l, __u32 q, int displaced)
+ * displaced (or not) by header hdr, or -1; the slot number is masked to 0..15
+ * (word 15 of a line is its header). Quotients are unique among a line's own
+ * hosts and among its displaced ones, so at most one bit survives the mask. */
+static inline int xdpban_hidx_find_in(const struct xdpban_hidx4_line *l, __u32 hdr, __u32 q, int displaced)
 {
-	__u32 hdr = l->header;
 	__u32 used = hdr & ((1u << XDPBAN_HIDX_SLOTS) - 1);
 	__u32 disp = (hdr >> XDPBAN_HIDX_SLOTS) & ((1u << XDPBAN_HIDX_SLOTS) - 1);
 	__u32 m = xdpban_hidx_matches(l, q) & used & (displaced ? disp : ~disp);
 
 	return m ? (int)(xdpban_popcount32(m - 1) & 15) : -1;
+}
+
+static inline int xdpban_hidx_find(const struct xdpban_hidx4_line *l, __u32 q, int displaced)
+{
+	return xdpban_hidx_find_in(l, l->header, q, displaced);
 }
 
 /* Expiry code of a ban for the index: 0 = permanent; else 1 + the whole

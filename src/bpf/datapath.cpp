@@ -84,7 +84,8 @@ bool path_exists(const std::string& p) {
 Result<uint32_t> existing_seed(const std::string& pin_dir, bool* fresh) {
   std::string path = pin_dir + "/" XDPBAN_MAP_META;
   *fresh = !path_exists(path);
-  if (*fresh && (path_exists(pin_dir + "/" XDPBAN_MAP_HOSTS4) || path_exists(pin_dir + "/" XDPBAN_MAP_HIDX4)))
+  if (*fresh && (path_exists(pin_dir + "/" XDPBAN_MAP_HOSTS4) ||
+                 path_exists(pin_dir + "/" XDPBAN_MAP_HOSTS6) || path_exists(pin_dir + "/" XDPBAN_MAP_HIDX4)))
     return make_error(EPROTO, "host tables are pinned in " + pin_dir +
                                   " but " XDPBAN_MAP_META
                                   " is missing, so their hash seed is unknown; remove " +

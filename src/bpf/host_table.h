@@ -156,9 +156,9 @@ class HostIndex4 {
     for (int i = 0; i < XDPBAN_HIDX_SLOTS; ++i) {
       if (hdr & XDPBAN_HIDX_USED(i)) continue;
       __atomic_store_n(&lines_[line].slot[i], value, __ATOMIC_RELAXED);
-      // Displaced first, then used: a reader never sees a used slot with the wrong home.
-      if (displaced) set_header_bits(line, XDPBAN_HIDX_DISPLACED(i));
-      set_header_bits(line, XDPBAN_HIDX_USED(i));
+      // Used and displaced in one write: a reader never sees a used slot with
+      // the wrong home, and a writer killed here leaves no stray displaced bit.
+      set_header_bits(line, XDPBAN_HIDX_USED(i) | (displaced ? XDPBAN_HIDX_DISPLACED(i) : 0));
       return true;
     }
     return false;

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -364,6 +365,14 @@ struct HostPart {
   std::vector<uint8_t> ok;  // 1: written by a batch
 };
 
+// CPUs this thread may run on: a second thread only helps with two.
+int cpus_allowed() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
 // Writes a part in batches of kBatchChunk. A batch that fails stops at the
 // first entry it could not write (count says how many went in before it);
 // the rest of that chunk is left to the caller, the next chunk is tried.
@@ -451,7 +460,8 @@ void Blocklist::ban_hosts(const std::vector<BanInfo>& bans, bool v4, std::vector
       IndexPut r = index4_->put(a, xdpban_hidx_code(b.expires_ns, meta_seen_.epoch_ns));
       if (r == IndexPut::kUpdated) continue;
       uint32_t key = xdpban_load32(a);
-      bool existed = was_spilled.count(key) || spilled_now.count(key);
+      bool existed = (!was_spilled.empty() && was_spilled.count(key)) ||
+                     (!spilled_now.empty() && spilled_now.count(key));
       if (r == IndexPut::kSpilled && !existed) {
         ++spilled;
         ++added;
@@ -470,7 +480,7 @@ void Blocklist::ban_hosts(const std::vector<BanInfo>& bans, bool v4, std::vector
   // The other thread only makes the batch syscalls of its part; this one
   // indexes its own part meanwhile, then the other's.
   std::thread other;
-  if (at.size() >= 2 * kBatchChunk) {
+  if (at.size() >= 2 * kBatchChunk && cpus_allowed() >= 2) {
     try {
       other = std::thread([&] { write_part(fd, klen, parts[1]); });
     } catch (const std::system_error&) {  // no thread to be had: one part after the other

@@ -21,43 +21,57 @@ void BpfBanSink::check_cache() const {
   jail_names_.clear();
 }
 
-Result<BanInfo> BpfBanSink::entry_of(const BanRecord& ban) {
+Result<uint16_t> BpfBanSink::jail_id_of(const std::string& jail) {
   check_cache();
-  auto it = jail_ids_.find(ban.jail);
+  auto it = jail_ids_.find(jail);
   if (it == jail_ids_.end()) {
-    auto id = bl_.jail_id(ban.jail);
+    auto id = bl_.jail_id(jail);
     if (!id) return id.error();
     check_cache();
-    it = jail_ids_.emplace(ban.jail, *id).first;
+    it = jail_ids_.emplace(jail, *id).first;
   }
-  uint64_t expires_ns = 0;
-  if (ban.expiry != 0) {
-    // At most kMaxDurationSeconds ahead, so the nanoseconds cannot wrap.
-    int64_t left = std::min(ban.expiry - unix_now(), kMaxDurationSeconds);
-    // Already over: store it expired (1 ns of boot time is long past).
-    expires_ns = left <= 0 ? 1 : boottime_ns() + static_cast<uint64_t>(left) * 1000000000ull;
-  }
-  return BanInfo{ban.cidr, expires_ns, it->second, ban.flags};
+  return it->second;
+}
+
+// A ban's expiry on the boot clock the program reads, from wall-clock seconds.
+uint64_t BpfBanSink::boot_expiry(int64_t expiry, const Clocks& now) {
+  if (expiry == 0) return 0;
+  // At most kMaxDurationSeconds ahead, so the nanoseconds cannot wrap.
+  int64_t left = std::min(expiry - now.unix_s, kMaxDurationSeconds);
+  // Already over: store it expired (1 ns of boot time is long past).
+  return left <= 0 ? 1 : now.boot_ns + static_cast<uint64_t>(left) * 1000000000ull;
 }
 
 Status BpfBanSink::insert(const BanRecord& ban) {
-  auto e = entry_of(ban);
-  if (!e) return e.error();
-  return bl_.ban(*e);
+  auto id = jail_id_of(ban.jail);
+  if (!id) return id.error();
+  return bl_.ban(
+      BanInfo{ban.cidr, boot_expiry(ban.expiry, Clocks{unix_now(), boottime_ns()}), *id, ban.flags});
 }
 
+// The clocks are read once for the whole list (a 1M-entry import made two
+// clock reads per entry), and the jail's id looked up once per run of
+// entries of one jail.
 std::vector<Status> BpfBanSink::insert_many(const std::vector<const BanRecord*>& bans) {
   std::vector<Status> out(bans.size());
   std::vector<BanInfo> entries;
   std::vector<size_t> at;  // the ban each entry is for
   entries.reserve(bans.size());
+  at.reserve(bans.size());
+  const Clocks now{unix_now(), boottime_ns()};
+  const std::string* last_jail = nullptr;
+  Result<uint16_t> last_id = uint16_t{0};
   for (size_t i = 0; i < bans.size(); ++i) {
-    auto e = entry_of(*bans[i]);
-    if (!e) {
-      out[i] = e.error();
+    const BanRecord& b = *bans[i];
+    if (!last_jail || b.jail != *last_jail) {
+      last_jail = &b.jail;
+      last_id = jail_id_of(b.jail);
+    }
+    if (!last_id) {
+      out[i] = last_id.error();
       continue;
     }
-    entries.push_back(*e);
+    entries.push_back(BanInfo{b.cidr, boot_expiry(b.expiry, now), *last_id, b.flags});
     at.push_back(i);
   }
   auto done = bl_.ban_many(entries);

@@ -29,7 +29,12 @@ class BpfBanSink : public BanSink {
   // The jail map's names by id, both ways, read once: a 1M-entry reconcile
   // would otherwise make a syscall per entry.
   const std::string& name_of(uint16_t id) const;
-  Result<BanInfo> entry_of(const BanRecord& ban);
+  struct Clocks {
+    int64_t unix_s;    // wall clock, seconds
+    uint64_t boot_ns;  // CLOCK_BOOTTIME
+  };
+  static uint64_t boot_expiry(int64_t expiry, const Clocks& now);
+  Result<uint16_t> jail_id_of(const std::string& jail);
   void check_cache() const;  // drops the caches when the blocklist freed jail ids
 
   Blocklist& bl_;

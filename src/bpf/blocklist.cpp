@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -12,7 +13,10 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <system_error>
+#include <thread>
 #include <tuple>
+#include <unordered_set>
 
 #include "core/ban_manager.h"
 
@@ -342,54 +346,165 @@ std::vector<Status> Blocklist::ban_many(const std::vector<BanInfo>& bans) {
     for (auto& st : out) st = make_error(EBADF, "blocklist opened read-only");
     return out;
   }
-  constexpr size_t kChunk = 8192;
-  auto batch = [&](bool v4) {
-    std::vector<size_t> at;
-    for (size_t i = 0; i < bans.size(); ++i)
-      if (bans[i].cidr.is_host() && (bans[i].cidr.addr.family == Family::V4) == v4) at.push_back(i);
-    if (at.empty()) return;
-    size_t klen = v4 ? 4 : 16;
-    int fd = v4 ? hosts4_.get() : hosts6_.get();
-    std::vector<uint8_t> keys;
-    std::vector<xdpban_ban> vals;
-    for (size_t from = 0; from < at.size(); from += kChunk) {
-      size_t n = std::min(kChunk, at.size() - from);
-      keys.assign(n * klen, 0);
-      vals.assign(n, xdpban_ban{});
-      // Random lines of the filter and the index: load a few hosts ahead.
-      constexpr size_t kAhead = 16;
-      auto hash = [&](size_t k) { return host_hash(bans[at[from + k]].cidr.addr.bytes.data(), v4); };
-      Bloom& bloom = bloom_of(v4);
-      for (size_t k = 0; k < n; ++k) {
-        const BanInfo& b = bans[at[from + k]];
-        std::memcpy(&keys[k * klen], b.cidr.addr.bytes.data(), klen);
-        vals[k] = ban_value(b);
-        if (k + kAhead < n) bloom.prefetch(hash(k + kAhead));
-        // The prefilter bit goes in first so the program never skips a live entry.
-        bloom.add(hash(k));
-      }
-      uint32_t count = static_cast<uint32_t>(n);
-      LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-      int err = bpf_map_update_batch(fd, keys.data(), vals.data(), &count, &opts);
-      // The ones the batch wrote go to the index; the rest (a full map) one by one.
-      for (size_t k = 0; k < n; ++k) {
-        const BanInfo& b = bans[at[from + k]];
-        if (v4 && k + kAhead < n) index4_->prefetch(bans[at[from + k + kAhead]].cidr.addr.bytes.data());
-        if (err != 0 && k >= count) {
-          out[at[from + k]] = put_host(b);
-          continue;
-        }
-        if (v4) index4_->put(b.cidr.addr.bytes.data(), xdpban_hidx_code(b.expires_ns, meta_seen_.epoch_ns));
-      }
-    }
-    (v4 ? hosts4_count_ : hosts6_count_).reset();
-    if (v4) spilled_unknown_ = true;
-  };
-  batch(true);
-  batch(false);
+  ban_hosts(bans, true, out);
+  ban_hosts(bans, false, out);
   for (size_t i = 0; i < bans.size(); ++i)
     if (!bans[i].cidr.is_host()) out[i] = put_net(bans[i].cidr, bans[i]);
   return out;
+}
+
+namespace {
+
+// One half of a family's host bans, written by one thread: keys and values
+// side by side for BPF_MAP_UPDATE_BATCH, the ban each came from, and
+// whether the batch wrote it.
+struct HostPart {
+  std::vector<uint8_t> keys;
+  std::vector<xdpban_ban> vals;
+  std::vector<size_t> src;  // index into the bans
+  std::vector<uint8_t> ok;  // 1: written by a batch
+};
+
+// CPUs this thread may run on: a second thread only helps with two.
+int cpus_allowed() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+// Writes a part in batches of kBatchChunk. A batch that fails stops at the
+// first entry it could not write (count says how many went in before it);
+// the rest of that chunk is left to the caller, the next chunk is tried.
+constexpr size_t kBatchChunk = 8192;
+
+void write_part(int fd, size_t klen, HostPart& p) {
+  p.ok.assign(p.src.size(), 0);
+  for (size_t from = 0; from < p.src.size(); from += kBatchChunk) {
+    size_t n = std::min(kBatchChunk, p.src.size() - from);
+    uint32_t count = static_cast<uint32_t>(n);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+    int err = bpf_map_update_batch(fd, &p.keys[from * klen], &p.vals[from], &count, &opts);
+    size_t written = err == 0 ? n : std::min<size_t>(count, n);
+    std::fill_n(p.ok.begin() + static_cast<std::ptrdiff_t>(from), written, uint8_t{1});
+  }
+}
+
+}  // namespace
+
+// A family's host bans: Bloom bits first, then the hash map in batches, then
+// the index, so the program never misses a live entry. The kernel's hash
+// inserts dominate (~0.5 us each even batched) and take per-bucket locks, so
+// from two batches' worth on they are split over two threads by a bit of the
+// host's hash: every ban of one address goes through the same thread, in
+// order. The index and the spill count are written on this thread only.
+void Blocklist::ban_hosts(const std::vector<BanInfo>& bans, bool v4, std::vector<Status>& out) {
+  const size_t klen = v4 ? 4 : 16;
+  const int fd = v4 ? hosts4_.get() : hosts6_.get();
+  Bloom& bloom = bloom_of(v4);
+  // Whether an address was in the map before matters only for the spill
+  // count, and only for one the index does not hold; while nothing is
+  // spilled, that means it is new. Otherwise those on a spill-marked line
+  // are looked up before the batch overwrites them.
+  const bool exact = v4 && !spilled_unknown_;  // else both counts are recounted anyway
+  const bool check_spilled = exact && meta_seen_.spilled_hosts > 0;
+  std::unordered_set<uint32_t> was_spilled;  // IPv4 hosts in the map but not the index, among these bans
+  bool lookup_failed = false;
+  HostPart parts[2];
+  constexpr size_t kAhead = 16;  // random lines of the filter and the index: load a few hosts ahead
+  std::vector<size_t> at;
+  for (size_t i = 0; i < bans.size(); ++i)
+    if (bans[i].cidr.is_host() && (bans[i].cidr.addr.family == Family::V4) == v4) at.push_back(i);
+  if (at.empty()) return;
+  auto hash = [&](size_t k) { return host_hash(bans[at[k]].cidr.addr.bytes.data(), v4); };
+  for (HostPart& p : parts) {
+    p.keys.reserve(at.size() / 2 * klen + klen * 64);
+    p.vals.reserve(at.size() / 2 + 64);
+    p.src.reserve(at.size() / 2 + 64);
+  }
+  for (size_t k = 0; k < at.size(); ++k) {
+    const BanInfo& b = bans[at[k]];
+    const uint8_t* a = b.cidr.addr.bytes.data();
+    if (k + kAhead < at.size()) {
+      bloom.prefetch(hash(k + kAhead));
+      if (check_spilled) index4_->prefetch(bans[at[k + kAhead]].cidr.addr.bytes.data());
+    }
+    uint64_t h = hash(k);
+    bloom.add(h);
+    if (check_spilled && index4_->spills(a) && !index4_->find(a)) {
+      xdpban_ban v{};
+      if (bpf_map_lookup_elem(fd, a, &v) == 0)
+        was_spilled.insert(xdpban_load32(a));
+      else if (errno != ENOENT)
+        lookup_failed = true;
+    }
+    HostPart& p = parts[(h >> 40) & 1];
+    p.keys.insert(p.keys.end(), a, a + klen);
+    p.vals.push_back(ban_value(b));
+    p.src.push_back(at[k]);
+  }
+  // The index (IPv4), and the exact change in hosts and in spilled hosts.
+  int64_t spilled = 0;
+  size_t added = 0;
+  std::unordered_set<uint32_t> spilled_now;  // new hosts this call left out of the index
+  auto finish = [&](const HostPart& p) {
+    for (size_t k = 0; k < p.src.size(); ++k) {
+      const BanInfo& b = bans[p.src[k]];
+      const uint8_t* a = b.cidr.addr.bytes.data();
+      if (!p.ok[k]) {
+        out[p.src[k]] = put_host(b);  // counts itself
+        continue;
+      }
+      if (!v4) continue;
+      if (k + kAhead < p.src.size()) index4_->prefetch(bans[p.src[k + kAhead]].cidr.addr.bytes.data());
+      IndexPut r = index4_->put(a, xdpban_hidx_code(b.expires_ns, meta_seen_.epoch_ns));
+      if (r == IndexPut::kUpdated) continue;
+      uint32_t key = xdpban_load32(a);
+      bool existed = (!was_spilled.empty() && was_spilled.count(key)) ||
+                     (!spilled_now.empty() && spilled_now.count(key));
+      if (r == IndexPut::kSpilled && !existed) {
+        ++spilled;
+        ++added;
+        spilled_now.insert(key);
+      } else if (r == IndexPut::kInserted) {
+        if (existed) {
+          --spilled;
+          was_spilled.erase(key);
+          spilled_now.erase(key);
+        } else {
+          ++added;
+        }
+      }
+    }
+  };
+  // The other thread only makes the batch syscalls of its part; this one
+  // indexes its own part meanwhile, then the other's.
+  std::thread other;
+  if (at.size() >= 2 * kBatchChunk && cpus_allowed() >= 2) {
+    try {
+      other = std::thread([&] { write_part(fd, klen, parts[1]); });
+    } catch (const std::system_error&) {  // no thread to be had: one part after the other
+    }
+  }
+  write_part(fd, klen, parts[0]);
+  finish(parts[0]);
+  if (other.joinable())
+    other.join();
+  else
+    write_part(fd, klen, parts[1]);
+  finish(parts[1]);
+  if (!v4) {
+    hosts6_count_.reset();  // which were new is not known
+    return;
+  }
+  if (!exact || lookup_failed) {
+    hosts4_count_.reset();
+    spilled_unknown_ = true;  // recounted by maintain() or usage()
+    return;
+  }
+  if (hosts4_count_) *hosts4_count_ += added;
+  int64_t now_spilled = static_cast<int64_t>(meta_seen_.spilled_hosts) + spilled;
+  if (!set_spilled(static_cast<uint32_t>(std::max<int64_t>(now_spilled, 0)))) spilled_unknown_ = true;
 }
 
 Status Blocklist::recount_spilled() {

@@ -85,6 +85,7 @@ class Blocklist {
  private:
   Blocklist() = default;
   Status put_host(const BanInfo& ban);
+  void ban_hosts(const std::vector<BanInfo>& bans, bool v4, std::vector<Status>& out);  // ban_many's hosts
   Result<bool> del_host(const Cidr& cidr);
   Status put_net(const Cidr& cidr, const BanInfo& ban);
   Result<bool> del_net(const Cidr& cidr);

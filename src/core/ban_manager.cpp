@@ -167,6 +167,8 @@ Result<BanManager::ImportCounts> BanManager::import(const std::string& jail, con
     size_t* count;
   };
   std::vector<Pending> pending;
+  pending.reserve(cidrs.size());
+  changed.reserve(cidrs.size());
   // One pass over both sorted sequences.
   auto it = active_.begin();
   for (const Cidr& c : cidrs) {

@@ -825,6 +825,7 @@ nlohmann::json Daemon::import(const ControlRequest& req) {
   timer.lap("maps");
   if (!n) return error_json(n.error().message);
   (void)blocklist_->maintain(false);
+  timer.lap("maintain");
   banned_total_[jail] += n->added;
   double s = timer.total_s();
   spdlog::info(

@@ -263,6 +263,115 @@ TEST_F(Datapath, BanManyEnforcesEveryBanInTheBatch) {
   for (const auto& b : batch) ASSERT_TRUE(*bl_->unban(b.cidr));
 }
 
+// More hosts than two batches go to the kernel from two threads. Into a map
+// that fills up on the way: every ban reported written is in the map and
+// enforced, every other one failed as "full" and is nowhere; an address
+// listed twice ends with its later value; the host and spill counts kept
+// along the way equal a count of the maps. Then a second batch (updates of
+// hosts already there, with hosts spilled, plus new ones that cannot fit).
+TEST_F(Datapath, BanManyOverTwoThreadsIntoAFullMapIsExact) {
+  auto meta_fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str());
+  ASSERT_GE(meta_fd, 0);
+  uint32_t zero = 0;
+  xdpban_meta meta{};
+  ASSERT_EQ(bpf_map_lookup_elem(meta_fd, &zero, &meta), 0);
+  close(meta_fd);
+  auto idx_fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_HIDX4).c_str());
+  ASSERT_GE(idx_fd, 0);
+  size_t idx_len = size_t{meta.hidx4_lines} * sizeof(xdpban_hidx4_line);
+  void* idx_mem = mmap(nullptr, idx_len, PROT_READ, MAP_SHARED, idx_fd, 0);
+  close(idx_fd);
+  ASSERT_NE(idx_mem, MAP_FAILED);
+  // Read only: find() never writes.
+  HostIndex4 index(static_cast<xdpban_hidx4_line*>(idx_mem), meta.hidx4_lines, meta.hash_seed);
+  // What the maps hold, counted from scratch, against what the writer kept.
+  auto check_counts = [&](const char* when) {
+    auto listed = bl_->list();
+    ASSERT_TRUE(listed.ok());
+    size_t hosts4 = 0, spilled = 0;
+    for (const auto& b : *listed)
+      if (b.cidr.is_host() && b.cidr.addr.family == Family::V4) {
+        ++hosts4;
+        if (!index.find(b.cidr.addr.bytes.data())) ++spilled;
+      }
+    auto u = bl_->usage();
+    ASSERT_TRUE(u.ok());
+    EXPECT_EQ(u->hosts4, hosts4) << when;
+    EXPECT_EQ(u->spilled4, spilled) << when;
+    EXPECT_GE(spilled, 6u) << when << ": the crowded line's hosts";
+  };
+  // 36 hosts whose home is one line: 15 there, 15 in the next, 6 only in
+  // the hash map, so the batches below start with hosts spilled (and the
+  // first one lists some of them again).
+  std::vector<Cidr> crowded;
+  for (uint32_t x = 0xc6340000; crowded.size() < 2 * XDPBAN_HIDX_SLOTS + 6; ++x) {  // 198.52.x.x
+    uint8_t a[4] = {uint8_t(x >> 24), uint8_t(x >> 16), uint8_t(x >> 8), uint8_t(x)};
+    if (index.home_line(a) == 555) crowded.push_back(Cidr::host(Address::v4(a[0], a[1], a[2], a[3])));
+  }
+  auto host = [](uint32_t i) {
+    return *Cidr::parse("100.110." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+  };
+  const uint64_t soon = boottime_ns() + 3600000000000ull, later = soon + 60000000000ull;
+  constexpr uint32_t kHosts = 20000;  // more than the 16384 the maps hold, more than two batches of 8192
+  for (const Cidr& c : crowded) ASSERT_TRUE(bl_->ban(BanInfo{c, soon, 1, XDPBAN_BAN_MANUAL}).ok());
+  std::vector<BanInfo> batch;
+  batch.push_back(BanInfo{host(0), soon, 1, XDPBAN_BAN_IMPORT});
+  batch.push_back(BanInfo{host(0), later, 1, XDPBAN_BAN_IMPORT});  // listed twice: the later wins
+  for (uint32_t i = 1; i < kHosts; ++i) batch.push_back(BanInfo{host(i), soon, 1, XDPBAN_BAN_IMPORT});
+  for (size_t i = 0; i < crowded.size(); i += 2)
+    batch.push_back(BanInfo{crowded[i], soon, 1, XDPBAN_BAN_IMPORT});
+  batch.push_back(BanInfo{*Cidr::parse("198.18.78.0/24"), 0, 1, XDPBAN_BAN_IMPORT});
+  auto st = bl_->ban_many(batch);
+  ASSERT_EQ(st.size(), batch.size());
+  size_t written = 0, full = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto found = bl_->find(batch[i].cidr);
+    ASSERT_TRUE(found.ok());
+    if (st[i]) {
+      ++written;
+      ASSERT_TRUE(found->has_value()) << batch[i].cidr.str() << " reported written, not in the map";
+      if (i % 97 == 0 && batch[i].cidr.is_host()) {
+        EXPECT_EQ(run(ipv4(eth({}, kEthIp), batch[i].cidr.addr.str().c_str())), XDP_DROP)
+            << batch[i].cidr.str();
+      }
+    } else {
+      ++full;
+      EXPECT_TRUE(BanSink::is_full(st[i].error())) << st[i].error().message;
+      EXPECT_FALSE(found->has_value()) << batch[i].cidr.str() << " reported failed, but in the map";
+      if (i % 97 == 0) {
+        EXPECT_EQ(run(ipv4(eth({}, kEthIp), batch[i].cidr.addr.str().c_str())), XDP_PASS)
+            << batch[i].cidr.str();
+      }
+    }
+  }
+  EXPECT_GT(full, 0u) << "the batch did not fill the map";
+  EXPECT_GT(written, size_t{8192}) << "both threads' batches went in";
+  ASSERT_TRUE(st[0] && st[1]);
+  EXPECT_EQ((*bl_->find(host(0)))->expires_ns, later);
+  EXPECT_TRUE(st.back()) << "the network";
+  check_counts("after the first batch");
+
+  // Again, with hosts spilled now: the written ones get a new expiry (room
+  // for updates stays in a full map), the ones that failed fail again.
+  const uint64_t last = later + 60000000000ull;
+  for (auto& b : batch) b.expires_ns = last;
+  auto again = bl_->ban_many(batch);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(again[i].ok(), st[i].ok()) << batch[i].cidr.str();
+    if (again[i]) {
+      EXPECT_EQ((*bl_->find(batch[i].cidr))->expires_ns, last) << batch[i].cidr.str();
+    }
+  }
+  check_counts("after the second batch");
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (st[i] && i != 1) {  // 1: host(0) again
+      ASSERT_TRUE(*bl_->unban(batch[i].cidr)) << batch[i].cidr.str();
+    }
+  for (size_t i = 1; i < crowded.size(); i += 2) ASSERT_TRUE(*bl_->unban(crowded[i]));
+  ASSERT_TRUE(bl_->maintain(true).ok());
+  munmap(idx_mem, idx_len);
+}
+
 // Jail names take ids from a table of XDPBAN_MAX_JAILS: once every id has
 // been used, the names no entry in the maps refers to are freed for new ones.
 // Names in use (live bans, and entries that lapsed but are still in the maps)

@@ -771,34 +771,43 @@ Status Blocklist::rebuild_guards() {
 // A host of the map that the index lacks is put in it (a writer that died
 // between the map write and the index write left it there, or a slot came
 // free since it spilled), and where there is no room its home is marked.
-Status Blocklist::rebuild_host_marks() {
+// Returns how many hosts went into the index.
+Result<size_t> Blocklist::rebuild_host_marks() {
   std::vector<uint64_t> h4, h6;
   std::vector<uint32_t> spilled_homes;
+  size_t indexed = 0;
   if (auto st = for_each_host<xdpban_host4_key>(
           hosts4_.get(),
           [&](const xdpban_host4_key& k, const xdpban_ban& v) {
             h4.push_back(host_hash(k.addr, true));
-            if (!index4_->find(k.addr) &&
-                index4_->put(k.addr, xdpban_hidx_code(v.expires_ns, meta_seen_.epoch_ns)) ==
-                    IndexPut::kSpilled)
+            if (index4_->find(k.addr)) return;
+            if (index4_->put(k.addr, xdpban_hidx_code(v.expires_ns, meta_seen_.epoch_ns)) ==
+                IndexPut::kSpilled)
               spilled_homes.push_back(index4_->home_line(k.addr));
+            else
+              ++indexed;
           });
       !st)
-    return st;
+    return st.error();
   if (auto st = for_each_host<xdpban_host6_key>(
           hosts6_.get(),
           [&](const xdpban_host6_key& k, const xdpban_ban&) { h6.push_back(host_hash(k.addr, false)); });
       !st)
-    return st;
+    return st.error();
   bloom4_filter_->rebuild(h4);
   bloom6_filter_->rebuild(h6);
   index4_->reset_marks(spilled_homes);
   hosts4_count_ = h4.size();
   hosts6_count_ = h6.size();
   stale_hosts_ = 0;
-  index_checked_ = true;
   spilled_unknown_ = false;  // counted here too
-  return set_spilled(static_cast<uint32_t>(spilled_homes.size()));
+  if (auto st = set_spilled(static_cast<uint32_t>(spilled_homes.size())); !st) return st.error();
+  return indexed;
+}
+
+Result<size_t> Blocklist::repair_index() {
+  if (!lock_.valid()) return make_error(EPERM, "the maps are open read-only");
+  return rebuild_host_marks();
 }
 
 // Codes written against the new epoch are never larger than the old ones
@@ -820,8 +829,8 @@ Status Blocklist::rebase_epoch(uint64_t now) {
 Status Blocklist::maintain(bool force) {
   if (!lock_.valid()) return {};
   size_t hosts = (hosts4_count_ ? *hosts4_count_ : 0) + (hosts6_count_ ? *hosts6_count_ : 0);
-  if ((stale_hosts_ > 0 || !index_checked_) && (force || stale_hosts_ > std::max<size_t>(1024, hosts / 8)))
-    if (auto st = rebuild_host_marks(); !st) return st;
+  if (stale_hosts_ > 0 && (force || stale_hosts_ > std::max<size_t>(1024, hosts / 8)))
+    if (auto r = rebuild_host_marks(); !r) return r.error();
   if (spilled_unknown_)  // a batch, and no rebuild that counted them
     if (auto st = recount_spilled(); !st) return st;
   uint64_t now = boottime_ns();

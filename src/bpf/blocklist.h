@@ -76,9 +76,14 @@ class Blocklist {
 
   // Recomputes prefilters and index marks that deletions left stale, and
   // moves the index's expiry epoch on when it grows old (cheap to call often).
-  // The first forced call after open also puts hosts of the map that the
-  // index lacks back in it (a writer died between the two writes).
   Status maintain(bool force = false);
+
+  // Puts IPv4 hosts of the host map that the program's index lacks back into
+  // it (a writer killed between the map write and the index write leaves a
+  // ban listed but not enforced) and rebuilds the Bloom filters and index
+  // marks: one pass over the host maps (~0.4 s at 1M), so the daemon runs it
+  // once after it is ready. Returns how many hosts it put back.
+  Result<size_t> repair_index();
 
   ~Blocklist();
 
@@ -91,7 +96,8 @@ class Blocklist {
   Result<bool> del_net(const Cidr& cidr);
   void guard_add(const Cidr& cidr);
   Status rebuild_guards();
-  Status rebuild_host_marks();  // Bloom filters, index marks (and missing index entries) from the host maps
+  Result<size_t>
+  rebuild_host_marks();  // Bloom filters, index marks and missing index entries from the host maps
   Status rebase_epoch(uint64_t now);
   Status write_meta(const xdpban_meta& meta);
   Result<size_t> host_count(int fd) const;
@@ -112,7 +118,6 @@ class Blocklist {
   uint32_t seed_ = 0;
   mutable std::optional<size_t> hosts4_count_, hosts6_count_;  // counted on first need, then kept in step
   size_t stale_hosts_ = 0;        // host deletions since the prefilters and marks were rebuilt
-  bool index_checked_ = false;    // the index was checked against the map since open
   bool spilled_unknown_ = false;  // a batch left meta.spilled_hosts to be recounted
   size_t stale_guard_ = 0;
   uint64_t jails_reclaimed_ = 0;

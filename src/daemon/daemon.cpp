@@ -683,6 +683,18 @@ void Daemon::tick() {
   int64_t now = unix_now();
   for (const auto& b : bans_->expire(now)) announce({BanEvent::kUnban, b, "expired"});
   pending_ = tailer_->read_all([this](const std::string& p, std::string_view l) { on_line(p, l); });
+  if (ticks_ == 1) {
+    // Once, off the start's path: hosts the program's index lacks (a writer
+    // killed between its two writes) are put back.
+    auto r = blocklist_->repair_index();
+    if (!r)
+      spdlog::error("cannot check the XDP host index against the host maps: {}", r.error().message);
+    else if (*r > 0)
+      spdlog::info(
+          "XDP host index: {} banned hosts put back in it (left out by a writer that was killed, or "
+          "spilled while their line was full)",
+          *r);
+  }
   (void)blocklist_->maintain(false);
   positions_due_ = true;  // saved by the loop once this round's bans are stored
   for (int fd : control_->stalled(kStalledClient)) {

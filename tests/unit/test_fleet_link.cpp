@@ -270,10 +270,12 @@ TEST_F(FleetLinkTest, LatestExpiryWinsWhenPutting) {
   auto a = link(settings("edge-a"));
   auto b = link(settings("edge-b"));
   ASSERT_TRUE(a && b);
+  Events ea, eb;
+  // b watches before the first write, or its watch starts at a later value.
+  ASSERT_TRUE(eb.wait(*b, [&](auto&) { return eb.snapshot_done(1); }));
   const int64_t t = now();
   const std::string first = record("198.51.100.0/24", "edge-a", t, t + 1000);
   a->send(put("198.51.100.0/24", first, 1));
-  Events ea, eb;
   ASSERT_TRUE(ea.wait(*a, has_done(1)));
 
   // An earlier expiry loses: nothing written.

@@ -35,16 +35,27 @@ trap cleanup EXIT INT TERM
 rows=()
 row() { rows+=("$(printf '| %s | %s | %s | %s |' "$1" "$2" "$3" "$4")"); }
 met() { python3 -c "import sys; print('yes' if $1 else '**no**')"; }
+# The share of the ceiling a receiver got in a bench_live.sh run (its median).
+share() { sed -n "s/.*median $2 *[0-9.]* Mpps = *\([0-9.]*\)% of.*/\1/p" "$1" | python3 -c 'import sys; print(f"{float(sys.stdin.read())/100:.2f}")'; }
 
 echo "== live frames, banned sources (1M bans) vs XDP drop-all"
-"$here/bench_live.sh" --bench "$bench" --no-netfilter --rounds "$rounds" --receivers drop,xdpban | tee "$work/hit"
+# part-none (parse and counters, no lookup) and part-span (one random line of
+# a 2 MiB table, nothing else) show what is physically left: an exact index of
+# 1M IPv4 hosts needs at least ~1.7 MiB, expiry not counted.
+"$here/bench_live.sh" --bench "$bench" --no-netfilter --rounds "$rounds" --span-mib 2 \
+  --receivers drop,part-none,part-span,xdpban | tee "$work/hit"
 hit=$(sed -n 's/.*goal: banned sources.*xdpban \([0-9.]*\) of drop-all.*/\1/p' "$work/hit")
 row "1M banned random sources, live, of XDP drop-all" "$hit" ">= 0.60" "$(met "$hit >= 0.60")"
+row "  reference: no lookup at all (part-none)" "$(share "$work/hit" part-none)" "" ""
+row "  reference: one random line of a 2 MiB table, nothing else (part-span)" "$(share "$work/hit" part-span)" "" ""
 
 echo "== live frames, never-banned sources (1M bans) vs XDP pass-all"
-"$here/bench_live.sh" --bench "$bench" --no-netfilter --rounds "$rounds" --miss --receivers pass,xdpban | tee "$work/miss"
+"$here/bench_live.sh" --bench "$bench" --no-netfilter --rounds "$rounds" --miss --span-mib 1 \
+  --receivers pass,part-none,part-span,xdpban | tee "$work/miss"
 miss=$(sed -n 's/.*goal: never-banned sources.*xdpban \([0-9.]*\) of pass-all.*/\1/p' "$work/miss")
 row "non-banned random sources with 1M bans, live, of XDP pass-all" "$miss" ">= 0.95" "$(met "$miss >= 0.95")"
+row "  reference: no lookup at all (part-none)" "$(share "$work/miss" part-none)" "" ""
+row "  reference: one random word of 1 MiB (the Bloom filter's size), nothing else" "$(share "$work/miss" part-span)" "" ""
 
 echo "== inserts and kernel memory"
 taskset -c 1 "$bench" insert --no-compare | tee "$work/insert"
@@ -79,6 +90,13 @@ echo "== flood guard at 100k tracked sources"
 taskset -c 1 "$bench" flood --sources 100000 | tee "$work/flood"
 flood=$(sed -n 's/.*goal: .*the guard adds \([0-9.]*\)x the floor.*/\1/p' "$work/flood" | tail -1)
 row "flood guard at 100k tracked sources, added cost / floor" "${flood:-?}x" "<= 1.5x" "$(met "${flood:-9} <= 1.5")"
+# What one random line of the guard's table costs by itself (2.44 MiB at 100k).
+taskset -c 1 "$bench" span | tee "$work/span"
+for mib in 1 2 4; do
+  read -r f l <<<"$(sed -n "s/^ *$mib MiB: floor *\([0-9.]*\) *line read *+*\([-0-9.]*\) ns.*/\1 \2/p" "$work/span")"
+  row "  reference: one random line of $mib MiB alone, added / floor" \
+    "$(python3 -c "print(f'{$l / $f:.2f}x ($l ns over $f)')")" "" ""
+done
 
 if [ "$matcher" = 1 ]; then
   echo "== matcher: xdpban test-filter vs fail2ban-regex, stock sshd filter"

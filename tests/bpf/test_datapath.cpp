@@ -20,6 +20,33 @@ struct Case {
   __u64 xdpban_stats::*counter;  // the counter this frame must bump by one
 };
 
+// The pinned meta value: the index's geometry and the hash seed.
+xdpban_meta pinned_meta() {
+  Fd fd(bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str()));
+  uint32_t zero = 0;
+  xdpban_meta meta{};
+  EXPECT_TRUE(fd.valid() && bpf_map_lookup_elem(fd.get(), &zero, &meta) == 0)
+      << "cannot read " XDPBAN_MAP_META;
+  return meta;
+}
+
+// The pinned index, mapped writable (a test may play a writer that died).
+struct PinnedIndex {
+  xdpban_meta meta = pinned_meta();
+  Mapping map;
+  std::optional<HostIndex4> index;
+
+  PinnedIndex() {
+    Fd fd(bpf_obj_get((kPinDir + "/" XDPBAN_MAP_HIDX4).c_str()));
+    size_t len = size_t{meta.hidx4_lines} * sizeof(xdpban_hidx4_line);
+    void* p = fd.valid() ? mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0) : MAP_FAILED;
+    EXPECT_NE(p, MAP_FAILED) << "cannot map " XDPBAN_MAP_HIDX4;
+    if (p == MAP_FAILED) return;
+    map = Mapping(p, len);
+    index.emplace(map.as<xdpban_hidx4_line>(), meta.hidx4_lines, meta.hash_seed);
+  }
+};
+
 TEST_F(Datapath, VerdictTable) {
   // Bans and allow entries for the table (distinct ranges per case).
   ban("198.51.100.7");          // host, permanent
@@ -153,12 +180,7 @@ TEST_F(Datapath, ManyHostsAllFoundNoneInvented) {
 // no neighbour, through every path, also after removals and a rebuild of
 // the marks; listings and lookups see exactly the bans.
 TEST_F(Datapath, IndexOverflowAndSpillStillEnforced) {
-  auto fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str());
-  ASSERT_GE(fd, 0);
-  uint32_t zero = 0;
-  xdpban_meta meta{};
-  ASSERT_EQ(bpf_map_lookup_elem(fd, &zero, &meta), 0);
-  close(fd);
+  xdpban_meta meta = pinned_meta();
   xdpban_hidx4_line unused{};
   HostIndex4 geometry(&unused, meta.hidx4_lines, meta.hash_seed);  // home lines only, no memory read
   const uint32_t home = 777;
@@ -208,27 +230,16 @@ TEST_F(Datapath, IndexOverflowAndSpillStillEnforced) {
 // reads. A writer that dies between the two writes (put_host and every
 // ban_many chunk write the map first; unban_all empties the index first)
 // leaves hosts in the map that the index lacks: once a writer reopens the
-// maps and maintains them, as the daemon does when it starts, they are
-// enforced again.
+// maps and repairs the index, as the daemon does once it has started, they
+// are enforced again.
 TEST_F(Datapath, HostsTheIndexLacksAreEnforcedAfterReopen) {
   ban("198.18.99.1");
   ban("198.18.99.2", 3600);
   {  // The state the dead writer left: in the map (and the Bloom filter), not in the index.
-    auto meta_fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str());
-    ASSERT_GE(meta_fd, 0);
-    uint32_t zero = 0;
-    xdpban_meta meta{};
-    ASSERT_EQ(bpf_map_lookup_elem(meta_fd, &zero, &meta), 0);
-    close(meta_fd);
-    Fd fd(bpf_obj_get((kPinDir + "/" XDPBAN_MAP_HIDX4).c_str()));
-    ASSERT_TRUE(fd.valid());
-    size_t len = size_t{meta.hidx4_lines} * sizeof(xdpban_hidx4_line);
-    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-    ASSERT_NE(p, MAP_FAILED);
-    Mapping m(p, len);
-    HostIndex4 index(m.as<xdpban_hidx4_line>(), meta.hidx4_lines, meta.hash_seed);
+    PinnedIndex pinned;
+    ASSERT_TRUE(pinned.index);
     for (const char* a : {"198.18.99.1", "198.18.99.2"})
-      ASSERT_TRUE(index.erase(Cidr::parse(a)->addr.bytes.data()));
+      ASSERT_TRUE(pinned.index->erase(Cidr::parse(a)->addr.bytes.data()));
   }
   bl_.reset();
   auto bl = Blocklist::open(kPinDir, Blocklist::Access::kWrite);
@@ -274,20 +285,9 @@ TEST_F(Datapath, BanManyEnforcesEveryBanInTheBatch) {
 // along the way equal a count of the maps. Then a second batch (updates of
 // hosts already there, with hosts spilled, plus new ones that cannot fit).
 TEST_F(Datapath, BanManyOverTwoThreadsIntoAFullMapIsExact) {
-  auto meta_fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_META).c_str());
-  ASSERT_GE(meta_fd, 0);
-  uint32_t zero = 0;
-  xdpban_meta meta{};
-  ASSERT_EQ(bpf_map_lookup_elem(meta_fd, &zero, &meta), 0);
-  close(meta_fd);
-  auto idx_fd = bpf_obj_get((kPinDir + "/" XDPBAN_MAP_HIDX4).c_str());
-  ASSERT_GE(idx_fd, 0);
-  size_t idx_len = size_t{meta.hidx4_lines} * sizeof(xdpban_hidx4_line);
-  void* idx_mem = mmap(nullptr, idx_len, PROT_READ, MAP_SHARED, idx_fd, 0);
-  close(idx_fd);
-  ASSERT_NE(idx_mem, MAP_FAILED);
-  // Read only: find() never writes.
-  HostIndex4 index(static_cast<xdpban_hidx4_line*>(idx_mem), meta.hidx4_lines, meta.hash_seed);
+  PinnedIndex pinned;  // read only here: find() never writes
+  ASSERT_TRUE(pinned.index);
+  const HostIndex4& index = *pinned.index;
   // What the maps hold, counted from scratch, against what the writer kept.
   auto check_counts = [&](const char* when) {
     auto listed = bl_->list();
@@ -373,7 +373,6 @@ TEST_F(Datapath, BanManyOverTwoThreadsIntoAFullMapIsExact) {
     }
   for (size_t i = 1; i < crowded.size(); i += 2) ASSERT_TRUE(*bl_->unban(crowded[i]));
   ASSERT_TRUE(bl_->maintain(true).ok());
-  munmap(idx_mem, idx_len);
 }
 
 // Jail names take ids from a table of XDPBAN_MAX_JAILS: once every id has

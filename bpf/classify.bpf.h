@@ -233,8 +233,8 @@ static __always_inline int xdpban_host_map_lookup(void *map, const void *key, __
  * reader stalled while the writer freed a slot and gave it to a host of the
  * other home would otherwise pair the old header with the new host (unless
  * the slot changed hands twice meanwhile). When the header changed, the code
- * sends the lookup to the hash map (code 1 proves nothing). Loads stay in program order on x86; the barriers keep the
- * compiler from moving them. */
+ * sends the lookup to the hash map (code 1 proves nothing). Loads stay in
+ * program order on x86; the barriers keep the compiler from moving them. */
 static __always_inline int xdpban_hidx_probe(const struct xdpban_hidx4_line *l, __u32 q, int displaced,
 					     __u32 *code)
 {

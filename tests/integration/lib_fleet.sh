@@ -164,6 +164,18 @@ cluster_start() {
   broker_wait k1 k2 k3
 }
 
+# cluster_nodes_up: nodes a, b and c on the cluster k1..k3 (bucket xdpban-r3,
+# 3 replicas), each connected with its snapshot read, and the bucket's stream
+# there. Sets servers (the nodes' `servers =` value) for nodes added later.
+cluster_nodes_up() {
+  local x
+  servers=$(fleet_servers k1 k2 k3)
+  for x in a b c; do node_conf "$x" "servers = $servers" "bucket = xdpban-r3" "replicas = 3"; done
+  for x in a b c; do node_start "$x"; done
+  for x in a b c; do wait_until 15 fleet_ready "$x" || fail "node $x not connected to the cluster: $(fleet_status "$x")"; done
+  wait_until 10 broker_stream k1 KV_xdpban-r3 >/dev/null || fail "no stream KV_xdpban-r3 on the cluster"
+}
+
 # fleet_servers K...: the `servers =` value for these brokers.
 fleet_servers() {
   local k out=

@@ -124,11 +124,7 @@ for x in a b c; do node_reset "$x"; done
 broker_kill k1 TERM
 rm -rf "$FT/k1.store"
 cluster_start
-servers=$(fleet_servers k1 k2 k3)
-for x in a b c; do node_conf "$x" "servers = $servers" "bucket = xdpban-r3" "replicas = 3"; done
-for x in a b c; do node_start "$x"; done
-for x in a b c; do wait_until 15 fleet_ready "$x" || fail "node $x not connected to the cluster: $(fleet_status "$x")"; done
-wait_until 10 broker_stream k1 KV_xdpban-r3 >/dev/null || fail "no stream KV_xdpban-r3 on the cluster"
+cluster_nodes_up
 r=$(broker_stream k1 KV_xdpban-r3 | python3 -c "import json,sys; print(json.load(sys.stdin)['config']['num_replicas'])")
 [ "$r" = 3 ] || fail "bucket xdpban-r3 has $r replicas, want 3"
 ok "cluster k1..k3 up; bucket xdpban-r3 created with 3 replicas"

@@ -22,11 +22,7 @@ for run in $(seq "$RUNS"); do
   for k in k1 k2 k3; do [ -n "${BPID[$k]:-}" ] && broker_kill "$k" TERM; done
   rm -rf "$FT"/k?.store "$FT"/k?.nats.log
   cluster_start
-  servers=$(fleet_servers k1 k2 k3)
-  for x in a b c; do node_conf "$x" "servers = $servers" "bucket = xdpban-r3" "replicas = 3"; done
-  for x in a b c; do node_start "$x"; done
-  for x in a b c; do wait_until 15 fleet_ready "$x" || fail "node $x not connected: $(fleet_status "$x")"; done
-  wait_until 10 broker_stream k1 KV_xdpban-r3 >/dev/null || fail "no stream"
+  cluster_nodes_up
   node_fail a "$A4"
   xb b ban 203.0.113.20 --for 1h >/dev/null || fail "ban on b"
   for x in b c; do expect_ban "$x" "$A4" a 10; done

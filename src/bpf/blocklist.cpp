@@ -293,6 +293,19 @@ Result<size_t> Blocklist::host_count(int fd) const {
 
 // The prefilter bit goes in first, then the hash map (the exact truth), then
 // the index, so the program never misses a live entry.
+namespace {
+
+// How putting a host in the index changes the count of spilled hosts (those
+// of the map the index lacks): one more for a new host it could not place,
+// one fewer for a host the map held outside the index that now has a slot.
+int spill_change(IndexPut r, bool existed) {
+  if (r == IndexPut::kSpilled && !existed) return 1;
+  if (r == IndexPut::kInserted && existed) return -1;
+  return 0;
+}
+
+}  // namespace
+
 Status Blocklist::put_host(const BanInfo& ban) {
   const Cidr& c = ban.cidr;
   const uint8_t* a = c.addr.bytes.data();
@@ -316,11 +329,9 @@ Status Blocklist::put_host(const BanInfo& ban) {
   auto& count = v4 ? hosts4_count_ : hosts6_count_;
   if (!existed && count) ++*count;
   if (!v4) return {};
-  IndexPut r = index4_->put(a, xdpban_hidx_code(ban.expires_ns, meta_seen_.epoch_ns));
-  // Spilled hosts are counted: one that existed and is placed now was spilled before.
-  if (r == IndexPut::kSpilled && !existed) return set_spilled(meta_seen_.spilled_hosts + 1);
-  if (r == IndexPut::kInserted && existed && meta_seen_.spilled_hosts > 0)
-    return set_spilled(meta_seen_.spilled_hosts - 1);
+  int d = spill_change(index4_->put(a, xdpban_hidx_code(ban.expires_ns, meta_seen_.epoch_ns)), existed);
+  if (d > 0) return set_spilled(meta_seen_.spilled_hosts + 1);
+  if (d < 0 && meta_seen_.spilled_hosts > 0) return set_spilled(meta_seen_.spilled_hosts - 1);
   return {};
 }
 
@@ -462,18 +473,13 @@ void Blocklist::ban_hosts(const std::vector<BanInfo>& bans, bool v4, std::vector
       uint32_t key = xdpban_load32(a);
       bool existed = (!was_spilled.empty() && was_spilled.count(key)) ||
                      (!spilled_now.empty() && spilled_now.count(key));
-      if (r == IndexPut::kSpilled && !existed) {
-        ++spilled;
-        ++added;
-        spilled_now.insert(key);
-      } else if (r == IndexPut::kInserted) {
-        if (existed) {
-          --spilled;
-          was_spilled.erase(key);
-          spilled_now.erase(key);
-        } else {
-          ++added;
-        }
+      if (!existed) ++added;
+      int d = spill_change(r, existed);
+      spilled += d;
+      if (d > 0) spilled_now.insert(key);
+      if (d < 0) {
+        was_spilled.erase(key);
+        spilled_now.erase(key);
       }
     }
   };
